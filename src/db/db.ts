@@ -1,0 +1,400 @@
+/**
+ * One watched database: turns newly committed WAL frames into level-0 LTX files in local staging, owns
+ * checkpoints, and produces full-database images for snapshots.
+ *
+ * Position model: `walMap` maps every page written in the current WAL generation (frames [32, pos.offset))
+ * to the offset of its latest committed image. A page's state at the current TXID is its walMap image if
+ * it has one, else the database file's page. That holds because a checkpoint cannot copy frames newer than
+ * walship's read mark into the database file, and the read mark never passes what walship has read.
+ *
+ * Continuity: a new WAL generation (changed salts) or a truncated WAL is a clean continuation when walship
+ * has held its read transaction since it last read to the end of the WAL: frames past its read mark cannot
+ * be checkpointed, and SQLite restarts the WAL only once every frame is checkpointed, so no frame walship
+ * has not read can be lost. Otherwise (at start-up, or after an emergency TRUNCATE that ran without the
+ * barrier) the next file holds every page.
+ */
+import { type FileHandle, open } from "node:fs/promises";
+import type { Clock } from "../clock.js";
+import { WalshipError } from "../errors.js";
+import { LtxEncoder } from "../ltx/encoder.js";
+import {
+  decodeHeader,
+  HEADER_FLAG_NO_CHECKSUM,
+  HEADER_SIZE,
+  type LtxHeader,
+  lockPgno,
+} from "../ltx/header.js";
+import { parseWalHeader, WAL_FRAME_HEADER_SIZE, WAL_HEADER_SIZE, walFrameSize } from "../wal/header.js";
+import { readPage, scanWal, type WalPosition, type WalScan } from "../wal/reader.js";
+import { DbConnection } from "./connection.js";
+import { Staging } from "./staging.js";
+
+export interface DbOptions {
+  path: string;
+  metaDir: string;
+  busyTimeoutMs: number;
+  clock: Clock;
+}
+
+export interface SyncResult {
+  txid: bigint;
+  commit: number;
+  pages: number;
+  full: boolean;
+  walBytes: number;
+  path: string;
+}
+
+export interface PageSource {
+  pageSize: number;
+  commit: number;
+  txid: bigint;
+  /** Pages 1..commit (lock page skipped), each valid until the next call. */
+  pages(): AsyncGenerator<{ pgno: number; data: Uint8Array }>;
+}
+
+export class Db {
+  readonly path: string;
+  readonly staging: Staging;
+  private readonly clock: Clock;
+  private readonly conn: DbConnection;
+  readonly pageSize: number;
+
+  txid = 0n;
+  commit = 0;
+  private pos: WalPosition | null = null;
+  private walMap = new Map<number, number>();
+  /** True when the next file must hold every page (continuity cannot be proven). */
+  private needFull = true;
+  /** True while walship has held its read transaction since it last read to the end of the WAL. */
+  private continuous = false;
+  /** WAL bytes in the current generation that walship has read (for checkpoint thresholds). */
+  walBytes = 0;
+
+  constructor(opts: DbOptions) {
+    this.path = opts.path;
+    this.clock = opts.clock;
+    this.conn = new DbConnection(opts.path, { busyTimeoutMs: opts.busyTimeoutMs });
+    this.pageSize = this.conn.pageSize;
+    this.staging = new Staging(opts.metaDir);
+  }
+
+  /**
+   * Works out where the TXID chain stands: the newest staged file and the replica's highest TXID.
+   * The next file gets max(local, remote) + 1 and is incremental only when the staged file's WAL position
+   * is still valid in the current WAL (same salts, file long enough).
+   */
+  async resume(remoteTXID: bigint): Promise<void> {
+    this.staging.ensure();
+    await this.staging.cleanTemp();
+    const staged = await this.staging.list();
+    const last = staged[staged.length - 1];
+    let hdr: LtxHeader | null = null;
+    if (last) {
+      try {
+        hdr = await readStagedHeader(last.path);
+      } catch {
+        // A damaged staged file cannot anchor a position; drop it and start from a full file.
+        await this.staging.remove(last);
+        return this.resume(remoteTXID);
+      }
+    }
+    const local = hdr ? hdr.maxTXID : 0n;
+    this.txid = local > remoteTXID ? local : remoteTXID;
+    this.commit = hdr?.commit ?? 0;
+    this.needFull = true;
+    this.conn.beginRead();
+    if (hdr && local >= remoteTXID && hdr.walOffset > 0n) {
+      const offset = Number(hdr.walOffset + hdr.walSize);
+      const anchored = await this.anchor(offset, hdr.walSalt1, hdr.walSalt2);
+      if (anchored) this.needFull = false;
+    }
+  }
+
+  /** Rebuilds walMap for [32, offset) of the current WAL when it is still the generation of the salts. */
+  private async anchor(offset: number, salt1: number, salt2: number): Promise<boolean> {
+    const fh = await openWal(this.path);
+    if (!fh) return false;
+    try {
+      const head = await readAt(fh, 0, WAL_HEADER_SIZE);
+      if (head.length < WAL_HEADER_SIZE) return false;
+      const h = parseWalHeader(head);
+      if (h.salt1 !== salt1 || h.salt2 !== salt2 || h.pageSize !== this.pageSize) return false;
+      const scan = await scanWal(fh, { maxBytes: offset - WAL_HEADER_SIZE });
+      if (scan.end < offset) return false;
+      if (scan.end > offset) {
+        // The limit stops at a commit boundary past `offset` only if our position was not on one.
+        return false;
+      }
+      this.walMap = new Map(scan.pages);
+      this.pos = scan.position;
+      this.walBytes = offset - WAL_HEADER_SIZE;
+      this.continuous = true;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Forces the next file to hold every page. */
+  requestFull(): void {
+    this.needFull = true;
+  }
+
+  /**
+   * Reads newly committed frames and stages one L0 file with the next TXID, or returns null when nothing
+   * was committed. Retries when the WAL restarts while pages are being read.
+   */
+  async sync(): Promise<SyncResult | null> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.syncOnce();
+      if (r !== "retry") return r;
+      if (attempt >= 3) {
+        throw new WalshipError("wal_invalid", "WAL kept restarting while it was being read", {
+          op: "sync",
+          context: { db: this.path },
+          retryable: true,
+        });
+      }
+    }
+  }
+
+  private async syncOnce(): Promise<SyncResult | null | "retry"> {
+    this.conn.beginRead();
+    const fh = await openWal(this.path);
+    try {
+      const head = fh ? await readAt(fh, 0, WAL_HEADER_SIZE) : new Uint8Array(0);
+      let scan: WalScan | null = null;
+      let salts: [number, number] = [0, 0];
+      if (fh && head.length === WAL_HEADER_SIZE && !isZero(head)) {
+        const h = parseWalHeader(head);
+        salts = [h.salt1, h.salt2];
+        const sameGen = this.pos !== null && this.pos.salt1 === h.salt1 && this.pos.salt2 === h.salt2;
+        scan = await scanWal(fh, sameGen && this.pos ? { from: this.pos } : {});
+        if (scan.status !== "ok" || !sameGen) {
+          if (sameGen) {
+            // "truncated" with the same salts: the file was cut under us; read the generation afresh.
+            scan = await scanWal(fh, {});
+          }
+          if (!this.continuous) this.needFull = true;
+          this.walMap = new Map();
+          this.walBytes = 0;
+        }
+      } else {
+        // No WAL content: everything is in the database file.
+        if (this.pos !== null && !this.continuous) this.needFull = true;
+        this.walMap = new Map();
+        this.pos = null;
+        this.walBytes = 0;
+      }
+
+      const committed = scan !== null && scan.txCount > 0;
+      const full = this.needFull || this.txid === 0n;
+      if (!committed && !full) {
+        if (scan) this.pos = scan.position;
+        this.continuous = true;
+        return null;
+      }
+      const prevCommit = this.commit;
+      const commit = committed && scan ? scan.commit : this.conn.fileCommit();
+      const txid = this.txid + 1n;
+      const changed = full ? null : changedPages(scan!, prevCommit, commit, this.pageSize);
+      const merged = new Map(this.walMap);
+      if (scan) for (const [pg, off] of scan.pages) merged.set(pg, off);
+
+      const header: LtxHeader = {
+        flags: HEADER_FLAG_NO_CHECKSUM,
+        pageSize: this.pageSize,
+        commit,
+        minTXID: txid,
+        maxTXID: txid,
+        timestamp: BigInt(this.clock.now()),
+        preApplyChecksum: 0n,
+        walOffset: scan ? BigInt(scan.start) : 0n,
+        walSize: scan ? BigInt(scan.end - scan.start) : 0n,
+        walSalt1: scan ? salts[0] : 0,
+        walSalt2: scan ? salts[1] : 0,
+        nodeID: 0n,
+      };
+      let count = 0;
+      const pgnos = changed ?? allPages(commit, this.pageSize);
+      const path = await this.staging.write(
+        txid,
+        txid,
+        this.encode(header, pgnos, merged, fh, () => {
+          count++;
+        }),
+      );
+      if (fh && head.length === WAL_HEADER_SIZE && !(await sameHeader(fh, head))) {
+        // The WAL restarted while its pages were read: the file may hold new-generation bytes.
+        await this.staging.remove({ minTXID: txid, maxTXID: txid, path });
+        this.walMap = new Map();
+        this.pos = null;
+        return "retry";
+      }
+      this.walMap = merged;
+      if (scan) {
+        this.pos = scan.position;
+        this.walBytes = scan.end - WAL_HEADER_SIZE;
+      }
+      this.txid = txid;
+      this.commit = commit;
+      this.needFull = false;
+      this.continuous = true;
+      return { txid, commit, pages: count, full, walBytes: this.walBytes, path };
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  private async *encode(
+    header: LtxHeader,
+    pgnos: Iterable<number>,
+    map: Map<number, number>,
+    fh: FileHandle | null,
+    onPage: () => void,
+  ): AsyncGenerator<Uint8Array> {
+    const enc = new LtxEncoder(header);
+    yield enc.header();
+    const buf = new Uint8Array(this.pageSize);
+    for (const pgno of pgnos) {
+      const data = await this.readPageInto(pgno, map, fh, buf);
+      onPage();
+      yield enc.encodePage(pgno, data);
+    }
+    yield enc.finish().bytes;
+  }
+
+  private async readPageInto(
+    pgno: number,
+    map: Map<number, number>,
+    fh: FileHandle | null,
+    buf: Uint8Array,
+  ): Promise<Uint8Array> {
+    const off = map.get(pgno);
+    if (off !== undefined && fh) return readPage(fh, off, this.pageSize, buf);
+    return this.conn.readDbPage(pgno, buf);
+  }
+
+  /**
+   * A consistent image of the database at the current TXID, for snapshots. Call right after sync() with
+   * no sync in between until the generator is done (the caller serialises them).
+   */
+  async imageSource(): Promise<PageSource> {
+    const fh = await openWal(this.path);
+    const map = this.walMap;
+    const self = this;
+    const commit = this.commit;
+    return {
+      pageSize: this.pageSize,
+      commit,
+      txid: this.txid,
+      async *pages() {
+        const buf = new Uint8Array(self.pageSize);
+        try {
+          for (const pgno of allPages(commit, self.pageSize)) {
+            yield { pgno, data: await self.readPageInto(pgno, map, fh, buf) };
+          }
+        } finally {
+          await fh?.close();
+        }
+      },
+    };
+  }
+
+  /**
+   * Checkpoint under the barrier. PASSIVE: take the write lock, read the WAL to its end, release the read
+   * mark, checkpoint, re-take the read mark, release the lock; a later WAL restart is then a clean
+   * continuation. TRUNCATE (the emergency brake) needs the write lock itself, so it runs without the
+   * barrier and the next file holds every page, written without blocking the app.
+   */
+  async checkpoint(
+    mode: "PASSIVE" | "TRUNCATE",
+  ): Promise<{ busy: number; log: number; checkpointed: number }> {
+    await this.sync();
+    if (mode === "PASSIVE") {
+      this.conn.takeBarrier();
+      try {
+        await this.sync();
+        this.conn.endRead();
+        const r = this.conn.checkpoint("PASSIVE");
+        this.conn.beginRead();
+        return r;
+      } finally {
+        this.conn.releaseBarrier();
+      }
+    }
+    this.conn.endRead();
+    try {
+      return this.conn.checkpoint("TRUNCATE");
+    } finally {
+      this.continuous = false;
+      this.conn.beginRead();
+    }
+  }
+
+  /** Bytes of the WAL file on disk right now (for metrics and the emergency threshold). */
+  walPages(): number {
+    return Math.floor(this.walBytes / walFrameSize(this.pageSize));
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
+function changedPages(scan: WalScan, prevCommit: number, commit: number, pageSize: number): number[] {
+  const lock = lockPgno(pageSize);
+  const set = new Set<number>();
+  for (const pg of scan.pages.keys()) if (pg <= commit && pg !== lock) set.add(pg);
+  // Growth pages: a larger database must carry every page past the old size, or a compaction into a
+  // snapshot would have holes.
+  for (let pg = prevCommit + 1; pg <= commit; pg++) if (pg !== lock) set.add(pg);
+  return [...set].sort((a, b) => a - b);
+}
+
+function* allPages(commit: number, pageSize: number): Generator<number> {
+  const lock = lockPgno(pageSize);
+  for (let pg = 1; pg <= commit; pg++) if (pg !== lock) yield pg;
+}
+
+async function openWal(dbPath: string): Promise<FileHandle | null> {
+  try {
+    return await open(`${dbPath}-wal`, "r");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+async function readAt(fh: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  const { bytesRead } = await fh.read(buf, 0, length, offset);
+  return buf.subarray(0, bytesRead);
+}
+
+async function sameHeader(fh: FileHandle, head: Uint8Array): Promise<boolean> {
+  const now = await readAt(fh, 0, WAL_HEADER_SIZE);
+  if (now.length !== head.length) return false;
+  for (let i = 0; i < head.length; i++) if (now[i] !== head[i]) return false;
+  return true;
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
+}
+
+export async function readStagedHeader(path: string): Promise<LtxHeader> {
+  const fh = await open(path, "r");
+  try {
+    const buf = await readAt(fh, 0, HEADER_SIZE);
+    return decodeHeader(buf);
+  } finally {
+    await fh.close();
+  }
+}
+
+export { WAL_FRAME_HEADER_SIZE };

@@ -1,0 +1,383 @@
+/**
+ * Replicates one database: a capture loop (WAL -> staged L0 files, checkpoints), an upload loop (staged
+ * files -> replica, in order) and snapshots, with sync() to wait for durability and close() to drain
+ * within a deadline.
+ */
+import { type FSWatcher, mkdirSync, watch } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Clock, systemClock } from "./clock.js";
+import { Db, type SyncResult } from "./db/db.js";
+import { acquireMetaLock } from "./db/meta-lock.js";
+import { encodeSnapshotFile, uploadSnapshot } from "./db/snapshot.js";
+import { defaultMetaDir } from "./db/staging.js";
+import {
+  DEFAULT_BUSY_TIMEOUT_MS,
+  DEFAULT_CHECKPOINT_INTERVAL_MS,
+  DEFAULT_MIN_CHECKPOINT_PAGES,
+  DEFAULT_SNAPSHOT_INTERVAL_MS,
+  DEFAULT_SYNC_INTERVAL_MS,
+  DEFAULT_TRUNCATE_PAGES,
+} from "./defaults.js";
+import { WalshipError } from "./errors.js";
+import { type ReplicaClient, SNAPSHOT_LEVEL } from "./replica/client.js";
+import { Uploader, type UploaderStatus } from "./upload/uploader.js";
+
+export type ReplicaEvent =
+  | { type: "synced"; db: string; txid: bigint; pages: number; full: boolean }
+  | { type: "uploaded"; db: string; minTXID: bigint; maxTXID: bigint; bytes: number }
+  | { type: "checkpointed"; db: string; mode: "PASSIVE" | "TRUNCATE"; durationMs: number; busy: number }
+  | { type: "snapshot"; db: string; txid: bigint; bytes: number }
+  | { type: "error"; db: string; error: WalshipError; fatal: boolean };
+
+export interface ReplicatorOptions {
+  db: string;
+  replica: ReplicaClient;
+  metaDir?: string;
+  syncIntervalMs?: number;
+  busyTimeoutMs?: number;
+  minCheckpointPages?: number;
+  checkpointIntervalMs?: number;
+  /** Emergency TRUNCATE threshold in WAL frames; a negative value disables it. */
+  truncatePages?: number;
+  /** 0 disables periodic snapshots (one is still taken when the replica has none). */
+  snapshotIntervalMs?: number;
+  /** Take a snapshot at start when the replica has none (default true). */
+  initialSnapshot?: boolean;
+  clock?: Clock;
+  onEvent?: (e: ReplicaEvent) => void;
+}
+
+export interface ReplicatorStatus {
+  db: string;
+  replica: string;
+  txid: string;
+  replicaTXID: string;
+  walBytes: number;
+  lastSyncAt: number | null;
+  upload: Omit<UploaderStatus, "replicaTXID">;
+  /** Seconds the replica is behind the newest captured transaction (0 when caught up). */
+  lagSeconds: number;
+}
+
+function acquireMetaLockFor(metaDir: string, db: string): () => void {
+  mkdirSync(metaDir, { recursive: true });
+  return acquireMetaLock(metaDir, db);
+}
+
+export class Replicator {
+  readonly dbPath: string;
+  readonly client: ReplicaClient;
+  private readonly o: Required<Omit<ReplicatorOptions, "onEvent" | "metaDir">> & { metaDir: string };
+  private readonly emit: (e: ReplicaEvent) => void;
+  private db!: Db;
+  private uploader!: Uploader;
+  private lock: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private watcher: FSWatcher | null = null;
+  private uploadWake: (() => void) | null = null;
+  private uploadLoopDone: Promise<void> = Promise.resolve();
+  private lastSyncAt: number | null = null;
+  private lastCheckpointAt = 0;
+  private syncedSinceCheckpoint = false;
+  private lastSnapshotAt = 0;
+  private oldestUnuploadedAt: number | null = null;
+  private readonly abort = new AbortController();
+  private unlock: () => void = () => {};
+
+  constructor(opts: ReplicatorOptions) {
+    this.dbPath = opts.db;
+    this.client = opts.replica;
+    this.o = {
+      db: opts.db,
+      replica: opts.replica,
+      metaDir: opts.metaDir ?? defaultMetaDir(opts.db),
+      syncIntervalMs: opts.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
+      busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+      minCheckpointPages: opts.minCheckpointPages ?? DEFAULT_MIN_CHECKPOINT_PAGES,
+      checkpointIntervalMs: opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
+      truncatePages: opts.truncatePages ?? DEFAULT_TRUNCATE_PAGES,
+      snapshotIntervalMs: opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS,
+      initialSnapshot: opts.initialSnapshot ?? true,
+      clock: opts.clock ?? systemClock,
+    };
+    this.emit = opts.onEvent ?? (() => {});
+  }
+
+  get txid(): bigint {
+    return this.db.txid;
+  }
+
+  /** Opens the database, finds the chain position, captures once and starts the loops. */
+  async start(signal?: AbortSignal): Promise<void> {
+    this.db = new Db({
+      path: this.dbPath,
+      metaDir: this.o.metaDir,
+      busyTimeoutMs: this.o.busyTimeoutMs,
+      clock: this.o.clock,
+    });
+    try {
+      this.unlock = acquireMetaLockFor(this.o.metaDir, this.dbPath);
+      this.uploader = new Uploader(this.client, this.db.staging, this.o.clock, (e) =>
+        this.emit({ ...e, db: this.dbPath }),
+      );
+      const remote = await this.uploader.fetchReplicaTXID(signal);
+      await this.db.resume(remote);
+      await this.captureNow();
+      const snaps = await this.client.list(SNAPSHOT_LEVEL, { signal });
+      this.lastSnapshotAt = snaps.length ? snaps[snaps.length - 1]!.createdAt : 0;
+      if (snaps.length === 0 && this.o.initialSnapshot) await this.snapshot(signal);
+    } catch (e) {
+      this.stopped = true;
+      this.db.close();
+      this.unlock();
+      throw e;
+    }
+    this.uploadLoopDone = this.uploadLoop();
+    this.schedule();
+    try {
+      this.watcher = watch(`${this.dbPath}-wal`, { persistent: false }, () => this.kick());
+      this.watcher.on("error", () => {});
+    } catch {
+      // No -wal yet: the timer alone drives capture until one exists.
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.tick().finally(() => this.schedule());
+    }, this.o.syncIntervalMs);
+    this.timer.unref?.();
+  }
+
+  private kickPending = false;
+  /** A -wal change: capture soon (coalesced), without waiting for the next tick. */
+  private kick(): void {
+    if (this.kickPending || this.stopped) return;
+    this.kickPending = true;
+    setTimeout(() => {
+      this.kickPending = false;
+      void this.tick();
+    }, 50).unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.captureNow();
+      await this.maybeCheckpoint();
+      if (
+        this.o.snapshotIntervalMs > 0 &&
+        this.o.clock.now() - this.lastSnapshotAt >= this.o.snapshotIntervalMs
+      ) {
+        await this.snapshot();
+      }
+    } catch (e) {
+      this.reportError(e);
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => {});
+    return next;
+  }
+
+  /** Capture whatever is committed now; returns the staged file, if any. */
+  captureNow(): Promise<SyncResult | null> {
+    return this.serial(async () => {
+      const r = await this.db.sync();
+      this.lastSyncAt = this.o.clock.now();
+      if (r) {
+        this.syncedSinceCheckpoint = true;
+        this.oldestUnuploadedAt ??= this.o.clock.now();
+        this.emit({ type: "synced", db: this.dbPath, txid: r.txid, pages: r.pages, full: r.full });
+        this.uploadWake?.();
+      }
+      await this.writeStatus();
+      return r;
+    });
+  }
+
+  private async maybeCheckpoint(): Promise<void> {
+    const pages = this.db.walPages();
+    let mode: "PASSIVE" | "TRUNCATE" | null = null;
+    if (this.o.truncatePages >= 0 && pages >= this.o.truncatePages) mode = "TRUNCATE";
+    else if (pages >= this.o.minCheckpointPages) mode = "PASSIVE";
+    else if (
+      this.syncedSinceCheckpoint &&
+      pages > 1 &&
+      this.o.checkpointIntervalMs > 0 &&
+      this.o.clock.now() - this.lastCheckpointAt >= this.o.checkpointIntervalMs
+    ) {
+      mode = "PASSIVE";
+    }
+    if (mode) await this.checkpoint(mode);
+  }
+
+  /** Runs a checkpoint now (the emergency TRUNCATE tries PASSIVE first, as that may be enough). */
+  checkpoint(mode: "PASSIVE" | "TRUNCATE"): Promise<void> {
+    return this.serial(async () => {
+      const t0 = this.o.clock.now();
+      let r = await this.db.checkpoint("PASSIVE");
+      if (mode === "TRUNCATE") {
+        await this.db.sync();
+        if (this.db.walPages() >= this.o.truncatePages) r = await this.db.checkpoint("TRUNCATE");
+      }
+      this.lastCheckpointAt = this.o.clock.now();
+      this.syncedSinceCheckpoint = false;
+      this.emit({
+        type: "checkpointed",
+        db: this.dbPath,
+        mode,
+        durationMs: this.o.clock.now() - t0,
+        busy: r.busy,
+      });
+    });
+  }
+
+  /** Takes an L9 snapshot of the database at the current TXID and uploads it. */
+  async snapshot(signal?: AbortSignal): Promise<{ txid: bigint; bytes: number }> {
+    const snap = await this.serial(async () => {
+      await this.db.sync();
+      const src = await this.db.imageSource();
+      return encodeSnapshotFile(src, this.o.metaDir, this.o.clock.now());
+    });
+    await uploadSnapshot(this.client, snap, signal);
+    this.lastSnapshotAt = this.o.clock.now();
+    this.emit({ type: "snapshot", db: this.dbPath, txid: snap.txid, bytes: snap.size });
+    return { txid: snap.txid, bytes: snap.size };
+  }
+
+  private async uploadLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.uploader.uploadPending(this.abort.signal);
+        if (this.uploader.replicaTXID >= this.db.txid) this.oldestUnuploadedAt = null;
+        await this.writeStatus();
+      } catch (e) {
+        this.reportError(e, true);
+        return;
+      }
+      const wait =
+        this.uploader.replicaTXID >= this.db.txid ? this.o.syncIntervalMs * 10 : this.uploader.delayMs();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.max(wait, 0));
+        function done(): void {
+          clearTimeout(t);
+          resolve();
+        }
+        this.uploadWake = done;
+      });
+      this.uploadWake = null;
+    }
+  }
+
+  /**
+   * Resolves once everything committed before the call is on the replica. Apps call it before
+   * acknowledging a critical write.
+   */
+  async sync(opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<bigint> {
+    await this.captureNow();
+    const target = this.db.txid;
+    const deadline =
+      opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : this.o.clock.now() + opts.timeoutMs;
+    while (this.uploader.replicaTXID < target) {
+      if (this.uploader.fatalError) throw this.uploader.fatalError;
+      if (opts.signal?.aborted) throw new WalshipError("aborted", "sync aborted", { op: "sync" });
+      if (this.o.clock.now() > deadline) {
+        throw new WalshipError("storage_connection", "replica did not confirm in time", {
+          op: "sync",
+          context: { db: this.dbPath, txid: target },
+          retryable: true,
+          hint: this.uploader.status().lastError ?? undefined,
+        });
+      }
+      const n = await this.uploader.uploadPending(opts.signal);
+      if (n === 0 && this.uploader.replicaTXID < target) {
+        await this.o.clock.sleep(Math.max(50, this.uploader.delayMs()), opts.signal);
+      }
+    }
+    return target;
+  }
+
+  status(): ReplicatorStatus {
+    const u = this.uploader.status();
+    const { replicaTXID, ...upload } = u;
+    const lag =
+      this.oldestUnuploadedAt !== null && replicaTXID < this.db.txid
+        ? (this.o.clock.now() - this.oldestUnuploadedAt) / 1000
+        : 0;
+    return {
+      db: this.dbPath,
+      replica: this.client.location,
+      txid: this.db.txid.toString(16).padStart(16, "0"),
+      replicaTXID: replicaTXID.toString(16).padStart(16, "0"),
+      walBytes: this.db.walBytes,
+      lastSyncAt: this.lastSyncAt,
+      upload,
+      lagSeconds: lag,
+    };
+  }
+
+  private async writeStatus(): Promise<void> {
+    const path = join(this.o.metaDir, "status.json");
+    const body = JSON.stringify({ ...this.status(), pid: process.pid, updatedAt: this.o.clock.now() });
+    try {
+      await writeFile(`${path}.tmp`, `${body}\n`);
+      await rename(`${path}.tmp`, path);
+    } catch {
+      // Status is informational; a full disk is reported by capture itself.
+    }
+  }
+
+  private reportError(e: unknown, fatal = false): void {
+    const err =
+      e instanceof WalshipError
+        ? e
+        : new WalshipError("internal", e instanceof Error ? e.message : String(e), { cause: e });
+    this.emit({ type: "error", db: this.dbPath, error: err, fatal });
+  }
+
+  get fatalError(): WalshipError | null {
+    return this.uploader?.fatalError ?? null;
+  }
+
+  /**
+   * Stops capture, captures what is committed, and uploads everything staged until the deadline.
+   * Returns true when the replica holds every captured transaction.
+   */
+  async close(opts: { deadlineMs?: number } = {}): Promise<boolean> {
+    if (this.stopped) return true;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.watcher?.close();
+    const deadline = this.o.clock.now() + (opts.deadlineMs ?? 10_000);
+    let ok = false;
+    try {
+      await this.captureNow().catch((e) => this.reportError(e));
+      this.uploadWake?.();
+      this.abort.abort();
+      await this.uploadLoopDone;
+      const ac = new AbortController();
+      const t = setTimeout(() => ac.abort(), Math.max(0, deadline - this.o.clock.now()));
+      try {
+        await this.sync({ signal: ac.signal });
+        ok = true;
+      } catch (e) {
+        this.reportError(e);
+      } finally {
+        clearTimeout(t);
+      }
+      await this.writeStatus();
+    } finally {
+      await this.lock;
+      this.db.close();
+      this.unlock();
+    }
+    return ok;
+  }
+}
