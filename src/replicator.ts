@@ -65,6 +65,9 @@ function acquireMetaLockFor(metaDir: string, db: string): () => void {
   return acquireMetaLock(metaDir, db);
 }
 
+/** Writes arrive in bursts; wait this long (ms) after a -wal change so one capture takes the whole burst. */
+const WAL_CHANGE_DEBOUNCE_MS = 20;
+
 export class Replicator {
   readonly dbPath: string;
   readonly client: ReplicaClient;
@@ -144,28 +147,42 @@ export class Replicator {
     }
   }
 
-  private schedule(): void {
+  /**
+   * Captures run at most once per sync interval, so a busy database costs at most one PUT per interval.
+   * A -wal change triggers the capture as soon as that allows (sparse writes ship almost at once); the
+   * timer is the fallback that also drives checkpoints and snapshots when nothing changes.
+   */
+  private schedule(delayMs = this.o.syncIntervalMs): void {
     if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.tick().finally(() => this.schedule());
-    }, this.o.syncIntervalMs);
+      void this.tick().finally(() => {
+        if (!this.timer) this.schedule();
+      });
+    }, delayMs);
     this.timer.unref?.();
   }
 
+  private lastTickAt = 0;
   private kickPending = false;
-  /** A -wal change: capture soon (coalesced), without waiting for the next tick. */
+
   private kick(): void {
     if (this.kickPending || this.stopped) return;
     this.kickPending = true;
+    const due = Math.max(
+      WAL_CHANGE_DEBOUNCE_MS,
+      this.lastTickAt + this.o.syncIntervalMs - this.o.clock.now(),
+    );
     setTimeout(() => {
       this.kickPending = false;
-      void this.tick();
-    }, 50).unref?.();
+      this.schedule(0);
+    }, due).unref?.();
   }
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    this.lastTickAt = this.o.clock.now();
     try {
       await this.captureNow();
       await this.maybeCheckpoint();

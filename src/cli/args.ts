@@ -4,7 +4,11 @@ import { WalshipError } from "../errors.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-export function parse<O extends Options>(args: string[], options: O, usage: string) {
+type Parsed<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
+export function parse<O extends Options>(args: string[], options: O, usage: string): Parsed<O> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
