@@ -8,7 +8,7 @@ import { join } from "node:path";
 type BenchPart = (args: string[]) => Promise<{ name: string; table: string; json: unknown }>;
 
 const parts: Record<string, () => Promise<BenchPart>> = {
-  codec: async () => (await import("./codec.ts")).runCodecBench,
+  codec: async () => (await import("./codec.js")).runCodecBench,
 };
 
 async function main(): Promise<void> {

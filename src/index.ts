@@ -11,6 +11,7 @@ import {
   type ReplicatorStatus,
 } from "./replicator.js";
 import { type RestoreOptions, type RestoreResult, restore as restoreImpl } from "./restore/restore.js";
+import type { SqliteDriver } from "./sqlite/handle.js";
 
 export { type ErrorCode, EXIT_CODES, WalshipError } from "./errors.js";
 export type { LtxFileInfo, ReplicaClient, RequestCounts } from "./replica/client.js";
@@ -23,9 +24,18 @@ function client(ref: ReplicaRef, env?: NodeJS.ProcessEnv): ReplicaClient {
   return typeof ref === "string" ? parseReplicaUrl(ref, { env: env ?? process.env }) : ref;
 }
 
-export interface ReplicateOptions extends Omit<ReplicatorOptions, "replica" | "db"> {
-  /** Path of the SQLite database (WAL mode). */
-  db: string;
+/** The part of a better-sqlite3 Database walship reads: its path and its class. */
+export interface AppDatabase {
+  readonly name: string;
+  readonly constructor: unknown;
+}
+
+export interface ReplicateOptions extends Omit<ReplicatorOptions, "replica" | "db" | "driver"> {
+  /**
+   * Path of the SQLite database (WAL mode), or the app's own better-sqlite3 Database: walship then opens
+   * its connections with the app's copy of the driver, so the process has one SQLite library.
+   */
+  db: string | AppDatabase;
   /** Replica URL (`s3://bucket/path?...`, `file:///dir`, or a directory path) or a ReplicaClient. */
   replica: ReplicaRef;
   env?: NodeJS.ProcessEnv;
@@ -45,7 +55,9 @@ export interface Replication {
 /** Starts replicating one database; resolves once the first capture (and, if needed, snapshot) is done. */
 export async function replicate(opts: ReplicateOptions): Promise<Replication> {
   const c = client(opts.replica, opts.env);
-  const r = new Replicator({ ...opts, replica: c });
+  const path = typeof opts.db === "string" ? opts.db : opts.db.name;
+  const driver = typeof opts.db === "string" ? undefined : (opts.db.constructor as SqliteDriver);
+  const r = new Replicator({ ...opts, db: path, driver, replica: c });
   await r.start(opts.signal);
   const onAbort = () => void r.close();
   opts.signal?.addEventListener("abort", onAbort, { once: true });

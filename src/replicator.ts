@@ -21,6 +21,7 @@ import {
 } from "./defaults.js";
 import { WalshipError } from "./errors.js";
 import { type ReplicaClient, SNAPSHOT_LEVEL } from "./replica/client.js";
+import type { SqliteDriver } from "./sqlite/handle.js";
 import { Uploader, type UploaderStatus } from "./upload/uploader.js";
 
 export type ReplicaEvent =
@@ -42,6 +43,8 @@ export interface ReplicatorOptions {
   truncatePages?: number;
   /** 0 disables periodic snapshots (one is still taken when the replica has none). */
   snapshotIntervalMs?: number;
+  /** SQLite driver for walship's own connections (default: the bundled better-sqlite3). */
+  driver?: SqliteDriver;
   /** Take a snapshot at start when the replica has none (default true). */
   initialSnapshot?: boolean;
   clock?: Clock;
@@ -71,7 +74,9 @@ const WAL_CHANGE_DEBOUNCE_MS = 20;
 export class Replicator {
   readonly dbPath: string;
   readonly client: ReplicaClient;
-  private readonly o: Required<Omit<ReplicatorOptions, "onEvent" | "metaDir">> & { metaDir: string };
+  private readonly o: Required<Omit<ReplicatorOptions, "onEvent" | "metaDir" | "driver">> & {
+    metaDir: string;
+  };
   private readonly emit: (e: ReplicaEvent) => void;
   private db!: Db;
   private uploader!: Uploader;
@@ -106,7 +111,10 @@ export class Replicator {
       clock: opts.clock ?? systemClock,
     };
     this.emit = opts.onEvent ?? (() => {});
+    this.driver = opts.driver;
   }
+
+  private readonly driver: SqliteDriver | undefined;
 
   get txid(): bigint {
     return this.db.txid;
@@ -119,6 +127,7 @@ export class Replicator {
       metaDir: this.o.metaDir,
       busyTimeoutMs: this.o.busyTimeoutMs,
       clock: this.o.clock,
+      driver: this.driver,
     });
     try {
       this.unlock = acquireMetaLockFor(this.o.metaDir, this.dbPath);

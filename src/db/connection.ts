@@ -13,7 +13,7 @@
  */
 import { openSync, readSync, statSync } from "node:fs";
 import { WalshipError } from "../errors.js";
-import { openSqlite, pragmaValue, type SqliteHandle } from "../sqlite/handle.js";
+import { openSqlite, pragmaValue, type SqliteDriver, type SqliteHandle } from "../sqlite/handle.js";
 
 const dbFds = new Map<string, number>();
 
@@ -30,6 +30,7 @@ const SQLITE_HEADER = "SQLite format 3\0";
 
 export interface ConnectionOptions {
   busyTimeoutMs: number;
+  driver?: SqliteDriver;
 }
 
 export class DbConnection {
@@ -62,8 +63,8 @@ export class DbConnection {
       });
     }
     try {
-      this.reader = openSqlite(path, { busyTimeoutMs: opts.busyTimeoutMs });
-      this.writer = openSqlite(path, { busyTimeoutMs: opts.busyTimeoutMs });
+      this.reader = openSqlite(path, opts);
+      this.writer = openSqlite(path, opts);
     } catch (e) {
       throw new WalshipError("db_invalid", `cannot open database ${path}: ${(e as Error).message}`, {
         op: "open database",

@@ -24,6 +24,7 @@ import {
   type LtxHeader,
   lockPgno,
 } from "../ltx/header.js";
+import type { SqliteDriver } from "../sqlite/handle.js";
 import { parseWalHeader, WAL_FRAME_HEADER_SIZE, WAL_HEADER_SIZE, walFrameSize } from "../wal/header.js";
 import { readPage, scanWal, type WalPosition, type WalScan } from "../wal/reader.js";
 import { DbConnection } from "./connection.js";
@@ -34,6 +35,7 @@ export interface DbOptions {
   metaDir: string;
   busyTimeoutMs: number;
   clock: Clock;
+  driver?: SqliteDriver;
 }
 
 export interface SyncResult {
@@ -74,7 +76,7 @@ export class Db {
   constructor(opts: DbOptions) {
     this.path = opts.path;
     this.clock = opts.clock;
-    this.conn = new DbConnection(opts.path, { busyTimeoutMs: opts.busyTimeoutMs });
+    this.conn = new DbConnection(opts.path, { busyTimeoutMs: opts.busyTimeoutMs, driver: opts.driver });
     this.pageSize = this.conn.pageSize;
     this.staging = new Staging(opts.metaDir);
   }

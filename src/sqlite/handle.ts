@@ -17,10 +17,21 @@ export interface SqliteHandle {
   readonly inTransaction: boolean;
 }
 
+/**
+ * A constructor with better-sqlite3's signature. Passing the app's own (`appDb.constructor`) keeps one
+ * SQLite library in the process: two copies would each keep their own POSIX lock bookkeeping and could
+ * drop each other's locks.
+ */
+export type SqliteDriver = new (
+  path: string,
+  opts: { fileMustExist?: boolean; readonly?: boolean; timeout?: number },
+) => SqliteHandle;
+
 export interface OpenOptions {
   /** How long SQLite waits for a lock before SQLITE_BUSY, in ms. */
   busyTimeoutMs: number;
   readonly?: boolean;
+  driver?: SqliteDriver;
 }
 
 /** Opens a connection through better-sqlite3 (the bundled driver). */
