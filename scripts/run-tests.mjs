@@ -1,9 +1,9 @@
 #!/usr/bin/env node
+import { spawnSync } from "node:child_process";
 // Runs every *.test.ts below the given folders with node's own test runner (through tsx), so the
 // closing summary ("# pass N / # fail N") is node's. Node 20's --test takes no globs, hence this file.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 
 const roots = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const extra = process.argv.slice(2).filter((a) => a.startsWith("-"));

@@ -57,6 +57,12 @@ export interface WriteOptions extends CallOptions {
   timestamp: number;
 }
 
+/**
+ * A whole file in memory, or a stream of chunks (for large snapshots and compactions, so a file never
+ * has to be held in memory; S3 uploads a stream larger than one part with multipart).
+ */
+export type WriteBody = Uint8Array | AsyncIterable<Uint8Array>;
+
 export type RequestKind = "PUT" | "GET" | "LIST" | "DELETE" | "HEAD";
 
 export type RequestCounts = Record<RequestKind, number>;
@@ -80,7 +86,7 @@ export interface ReplicaClient {
 
   list(level: number, opts?: ListOptions): Promise<LtxFileInfo[]>;
   open(level: number, minTXID: bigint, maxTXID: bigint, opts?: OpenOptions): Promise<Uint8Array>;
-  write(level: number, minTXID: bigint, maxTXID: bigint, data: Uint8Array, opts: WriteOptions): Promise<void>;
+  write(level: number, minTXID: bigint, maxTXID: bigint, data: WriteBody, opts: WriteOptions): Promise<void>;
   delete(files: FileRef[], opts?: CallOptions): Promise<void>;
   /** Release sockets and timers. */
   close(): Promise<void>;
