@@ -3,14 +3,13 @@
  * `<out>.tmp`, fsync, optionally integrity-check, rename over `<out>`, fsync the directory. An existing
  * database is never touched without `force`.
  */
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { mkdtemp, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { DEFAULT_RESTORE_CONCURRENCY, RESTORE_RANGE_BYTES } from "../defaults.js";
 import { isWalshipError, WalshipError } from "../errors.js";
-import { applyLtxToFile } from "../ltx/apply.js";
-import { LtxDecoder } from "../ltx/decoder.js";
+import { applyLtxFiles } from "../ltx/apply.js";
 import { formatLtxFilename } from "../ltx/filename.js";
 import type { LtxFileInfo, ReplicaClient } from "../replica/client.js";
 import { type FetchProgress, fetchPlanFiles } from "./fetch.js";
@@ -115,39 +114,12 @@ export async function restore(client: ReplicaClient, opts: RestoreOptions): Prom
   }
 }
 
-/**
- * Merges the fetched files into `tmp`. When that fails on bad input, each file is decoded on its own to
- * name the broken one (a cost paid only on failure).
- */
-async function applyFiles(paths: string[], files: LtxFileInfo[], tmp: string, where: string) {
-  try {
-    return await applyLtxToFile(
-      paths.map((p) => createReadStream(p)),
-      tmp,
-    );
-  } catch (e) {
-    if (!(e instanceof WalshipError)) throw e;
-    for (const [i, p] of paths.entries()) {
-      const f = files[i]!;
-      const name = `level ${f.level} file ${formatLtxFilename(f.minTXID, f.maxTXID)}`;
-      try {
-        const dec = new LtxDecoder(createReadStream(p));
-        while (await dec.nextPage()) {}
-        await dec.finish();
-      } catch (fe) {
-        if (fe instanceof WalshipError) {
-          throw new WalshipError(fe.code, `${name} in ${where}: ${fe.message}`, {
-            op: "restore",
-            context: { ...fe.context, level: f.level, minTXID: f.minTXID, maxTXID: f.maxTXID },
-            hint: "that replica file is damaged; restore an earlier point with --txid, or run `walship verify`",
-            cause: fe,
-          });
-        }
-        throw fe;
-      }
-    }
-    throw e;
-  }
+/** Merges the fetched files into `tmp`; a damaged input is named in the error (level and file name). */
+function applyFiles(paths: string[], files: LtxFileInfo[], tmp: string, where: string) {
+  const names = files.map(
+    (f) => `level ${f.level} file ${formatLtxFilename(f.minTXID, f.maxTXID)} in ${where}`,
+  );
+  return applyLtxFiles(paths, tmp, { names });
 }
 
 function integrityCheck(path: string, mode: "quick" | "full"): void {

@@ -37,8 +37,8 @@ test("s3: storage frozen for 30 s during writes; capture continues, uploads catc
   const db = join(sub, "app.db");
   createWalDb(db).close();
   const url = b.url("outage");
+  const w = startCli(["watch", db, url], b.env);
   try {
-    const w = startCli(["watch", db, url], b.env);
     await waitFor(() => status(db)?.pid === w.child.pid, 20_000, "watch to start");
     const writer = runNode(WRITER, [db, "50", String(Math.ceil(OUTAGE_MS / 1000) + 6)]);
     await new Promise((r) => setTimeout(r, 2000));
@@ -73,6 +73,7 @@ test("s3: storage frozen for 30 s during writes; capture continues, uploads catc
     assert.equal(fileContentHash(out), fileContentHash(db));
   } finally {
     b.server!.resume();
+    if (w.child.exitCode === null) w.child.kill("SIGKILL");
     await b.stop();
   }
 });

@@ -48,13 +48,19 @@ export interface S3TestServer {
     accessKeyId: string;
     secretAccessKey: string;
   };
+  /** Freezes the server (SIGSTOP): connections are accepted by the kernel but never answered. */
+  pause(): void;
+  /** Thaws a paused server (SIGCONT). */
+  resume(): void;
   /** Creates another empty bucket and returns its name. */
   createBucket(name?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
 export function versitygwPath(): string {
-  return process.env.WALSHIP_VERSITYGW ?? fileURLToPath(new URL("../../.peers/bin/versitygw", import.meta.url));
+  return (
+    process.env.WALSHIP_VERSITYGW ?? fileURLToPath(new URL("../../.peers/bin/versitygw", import.meta.url))
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -82,29 +88,47 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function launch(bin: string, root: string): Promise<{ child: ChildProcess; port: number; log: () => string }> {
+/** Runs "$@" (the server); stops it on stdin EOF; exits with it. */
+// (Background jobs of a non-interactive shell get /dev/null as stdin, hence the copy of stdin on fd 3.)
+const WATCHDOG =
+  'exec 3<&0; "$@" </dev/null 3<&- & pid=$!; (cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null) & exec 3<&-; wait "$pid"';
+
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+async function launch(
+  bin: string,
+  root: string,
+): Promise<{ child: ChildProcess; port: number; log: () => string }> {
   let lastError = "";
   for (let tries = 0; tries < 3; tries++) {
     const port = await freePort();
     let log = "";
-    const child = spawn(
-      bin,
-      [
-        "--access",
-        TEST_ACCESS_KEY_ID,
-        "--secret",
-        TEST_SECRET_ACCESS_KEY,
-        "--port",
-        `127.0.0.1:${port}`,
-        "--region",
-        "us-east-1",
-        "--keep-alive",
-        "--quiet",
-        "posix",
-        root,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const args = [
+      "--access",
+      TEST_ACCESS_KEY_ID,
+      "--secret",
+      TEST_SECRET_ACCESS_KEY,
+      "--port",
+      `127.0.0.1:${port}`,
+      "--region",
+      "us-east-1",
+      "--keep-alive",
+      "--quiet",
+      "posix",
+      root,
+    ];
+    // A watchdog shell owns the server: it exits when the server does, and stops the server when its stdin
+    // closes, which also happens when this test process dies without calling stop(). No orphaned servers.
+    const child = spawn("/bin/sh", ["-c", WATCHDOG, "versitygw-watchdog", bin, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+    });
     const keep = (d: Buffer) => {
       log = (log + d.toString("utf8")).slice(-4000);
     };
@@ -119,8 +143,11 @@ async function launch(bin: string, root: string): Promise<{ child: ChildProcess;
       if (await canConnect(port)) return { child, port, log: () => log };
       await new Promise((r) => setTimeout(r, 50));
     }
-    lastError = exited ? `versitygw exited during startup: ${log}` : `versitygw did not listen within ${STARTUP_TIMEOUT_MS} ms: ${log}`;
-    if (!exited) child.kill("SIGKILL");
+    child.stdin?.end();
+    lastError = exited
+      ? `versitygw exited during startup: ${log}`
+      : `versitygw did not listen within ${STARTUP_TIMEOUT_MS} ms: ${log}`;
+    if (!exited) killGroup(child);
   }
   throw new Error(lastError);
 }
@@ -160,7 +187,7 @@ export async function startS3Server(): Promise<S3TestServer | { skip: string }> 
   try {
     bucket = await createBucket();
   } catch (e) {
-    child.kill("SIGKILL");
+    killGroup(child);
     await rm(root, { recursive: true, force: true });
     throw e;
   }
@@ -183,17 +210,25 @@ export async function startS3Server(): Promise<S3TestServer | { skip: string }> 
       secretAccessKey: TEST_SECRET_ACCESS_KEY,
     }),
     createBucket,
+    pause() {
+      if (child.pid) process.kill(-child.pid, "SIGSTOP");
+    },
+    resume() {
+      if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGCONT");
+    },
     async stop() {
       if (stopped) return;
+      if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGCONT");
       stopped = true;
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((r) => child.once("exit", () => r()));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        child.stdin?.end(); // the watchdog sends SIGTERM to the server
+        const timer = setTimeout(() => killGroup(child), 5_000);
         await exited;
         clearTimeout(timer);
       }
-      await rm(root, { recursive: true, force: true });
+      child.stdin?.destroy();
+      await rm(root, { recursive: true, force: true, maxRetries: 3 });
     },
   };
 }
