@@ -65,12 +65,12 @@ export async function uploadSnapshot(
   snap: EncodedSnapshot,
   signal?: AbortSignal,
 ): Promise<void> {
+  const body = createReadStream(snap.path);
+  body.on("error", () => {});
   try {
-    await client.write(SNAPSHOT_LEVEL, 1n, snap.txid, createReadStream(snap.path), {
-      timestamp: snap.timestamp,
-      signal,
-    });
+    await client.write(SNAPSHOT_LEVEL, 1n, snap.txid, body, { timestamp: snap.timestamp, signal });
   } finally {
+    body.destroy();
     await rm(snap.path, { force: true });
   }
 }

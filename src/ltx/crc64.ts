@@ -43,7 +43,7 @@ const HI = new Int32Array(8 * 256);
 
 /**
  * Advances the (already inverted) state over data[start, end). Returns the low half and leaves the high
- * half in `hiOut[0]`: returning a pair without allocating keeps the streaming path garbage-free.
+ * half in `hiOut[0]`, so that no pair object is allocated per call.
  */
 function step(
   lo: number,

@@ -129,10 +129,14 @@ export class Uploader {
   private async uploadOne(f: StagedFile, signal?: AbortSignal): Promise<void> {
     const hdr = await readStagedHeader(f.path);
     const size = await this.staging.size(f);
-    await this.client.write(0, f.minTXID, f.maxTXID, createReadStream(f.path), {
-      timestamp: Number(hdr.timestamp),
-      signal,
-    });
+    const body = createReadStream(f.path);
+    // A client that fails before reading the stream must not leak its descriptor or an error event.
+    body.on("error", () => {});
+    try {
+      await this.client.write(0, f.minTXID, f.maxTXID, body, { timestamp: Number(hdr.timestamp), signal });
+    } finally {
+      body.destroy();
+    }
     this.replicaTXID = f.maxTXID;
     this.failures = 0;
     this.lastUploadAt = this.clock.now();

@@ -34,6 +34,8 @@ test("restore at random TXIDs and at a timestamp reproduces the source at that T
   const ins = db.prepare("INSERT INTO rows (body, at) VALUES (randomblob(?), ?)");
   try {
     for (let batch = 0; batch < 60; batch++) {
+      // Time moves before the writes, so whichever capture takes this batch stamps it with this time.
+      now += 1000;
       const n = 1 + Math.floor(rnd() * 20);
       db.transaction(() => {
         for (let i = 0; i < n; i++) ins.run(200 + Math.floor(rnd() * 3000), batch);
@@ -41,7 +43,6 @@ test("restore at random TXIDs and at a timestamp reproduces the source at that T
       if (rnd() < 0.2) db.prepare("DELETE FROM rows WHERE id % 7 = ?").run(batch % 7);
       if (rnd() < 0.1) db.exec("VACUUM");
       if (rnd() < 0.1) await rep.checkpoint("PASSIVE");
-      now += 1000;
       // A -wal change may already have triggered the capture; either way the state is at rep.txid.
       await rep.captureNow();
       assert.ok(!states.has(rep.txid), `batch ${batch} produced a new TXID`);
