@@ -4,13 +4,13 @@
  * within a deadline.
  */
 import { type FSWatcher, mkdirSync, watch } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { type Clock, systemClock } from "./clock.js";
+import { checkpointDue } from "./db/checkpoint-policy.js";
 import { Db, type SyncResult } from "./db/db.js";
 import { acquireMetaLock } from "./db/meta-lock.js";
 import { encodeSnapshotFile, uploadSnapshot } from "./db/snapshot.js";
 import { defaultMetaDir } from "./db/staging.js";
+import { writeStatusFile } from "./db/status-file.js";
 import {
   DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
@@ -229,18 +229,18 @@ export class Replicator {
   }
 
   private async maybeCheckpoint(): Promise<void> {
-    const pages = this.db.walPages();
-    let mode: "PASSIVE" | "TRUNCATE" | null = null;
-    if (this.o.truncatePages >= 0 && pages >= this.o.truncatePages) mode = "TRUNCATE";
-    else if (pages >= this.o.minCheckpointPages) mode = "PASSIVE";
-    else if (
-      this.syncedSinceCheckpoint &&
-      pages > 1 &&
-      this.o.checkpointIntervalMs > 0 &&
-      this.o.clock.now() - this.lastCheckpointAt >= this.o.checkpointIntervalMs
-    ) {
-      mode = "PASSIVE";
-    }
+    const mode = checkpointDue(
+      {
+        minPages: this.o.minCheckpointPages,
+        intervalMs: this.o.checkpointIntervalMs,
+        truncatePages: this.o.truncatePages,
+      },
+      {
+        walPages: this.db.walPages(),
+        syncedSinceCheckpoint: this.syncedSinceCheckpoint,
+        msSinceCheckpoint: this.o.clock.now() - this.lastCheckpointAt,
+      },
+    );
     if (mode) await this.checkpoint(mode);
   }
 
@@ -349,15 +349,8 @@ export class Replicator {
     };
   }
 
-  private async writeStatus(): Promise<void> {
-    const path = join(this.o.metaDir, "status.json");
-    const body = JSON.stringify({ ...this.status(), pid: process.pid, updatedAt: this.o.clock.now() });
-    try {
-      await writeFile(`${path}.tmp`, `${body}\n`);
-      await rename(`${path}.tmp`, path);
-    } catch {
-      // Status is informational; a full disk is reported by capture itself.
-    }
+  private writeStatus(): Promise<void> {
+    return writeStatusFile(this.o.metaDir, this.status(), this.o.clock.now());
   }
 
   private reportError(e: unknown, fatal = false): void {

@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { defaultMetaDir } from "../db/staging.js";
+import { readStatusFile } from "../db/status-file.js";
 import { parse, usageError } from "./args.js";
 import type { Command } from "./command.js";
 
@@ -29,15 +28,15 @@ export const command: Command = {
     if (positionals.length === 0) throw usageError("give one or more database paths", usage);
     const rows: Array<Partial<StatusFile> & { db: string; state: string }> = [];
     for (const db of positionals) {
-      try {
-        const s = JSON.parse(readFileSync(join(defaultMetaDir(db), "status.json"), "utf8")) as StatusFile;
+      const s = readStatusFile<StatusFile>(defaultMetaDir(db));
+      if (s) {
         let running = false;
         try {
           process.kill(s.pid, 0);
           running = true;
         } catch {}
         rows.push({ ...s, db, state: running ? "running" : "stopped" });
-      } catch {
+      } else {
         rows.push({ db, state: "never replicated" });
       }
     }

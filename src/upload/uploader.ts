@@ -9,7 +9,7 @@
  */
 import { createReadStream } from "node:fs";
 import type { Clock } from "../clock.js";
-import { readStagedHeader } from "../db/db.js";
+import { readStagedHeader } from "../db/pages.js";
 import type { StagedFile, Staging } from "../db/staging.js";
 import { WalshipError } from "../errors.js";
 import type { ReplicaClient } from "../replica/client.js";
