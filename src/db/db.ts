@@ -17,13 +17,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { Clock } from "../clock.js";
 import { WalshipError } from "../errors.js";
 import { LtxEncoder } from "../ltx/encoder.js";
-import {
-  decodeHeader,
-  HEADER_FLAG_NO_CHECKSUM,
-  HEADER_SIZE,
-  type LtxHeader,
-  lockPgno,
-} from "../ltx/header.js";
+import { HEADER_FLAG_NO_CHECKSUM, type LtxHeader } from "../ltx/header.js";
 import type { SqliteDriver } from "../sqlite/handle.js";
 import { parseWalHeader, WAL_HEADER_SIZE, walFrameSize } from "../wal/header.js";
 import { readPage, scanWal, type WalPosition, type WalScan } from "../wal/reader.js";
@@ -178,8 +172,10 @@ export class Db {
         scan = await scanWal(fh, sameGen && this.pos ? { from: this.pos } : {});
         if (scan.status !== "ok" || !sameGen) {
           if (sameGen) {
-            // "truncated" with the same salts: the file was cut under us; read the generation afresh.
+            // Cut short with the same salts: SQLite never does that (a restart changes the salts), so
+            // something outside SQLite rewrote the WAL; read it afresh and prove nothing by continuity.
             scan = await scanWal(fh, {});
+            this.needFull = true;
           }
           if (!this.continuous) this.needFull = true;
           this.walMap = new Map();
@@ -201,7 +197,14 @@ export class Db {
         return null;
       }
       const prevCommit = this.commit;
-      const commit = committed && scan ? scan.commit : this.conn.fileCommit();
+      // Without new commits the size is the last TXID's, unless there is no WAL content at all, when the
+      // database file itself is the whole state.
+      const commit =
+        committed && scan
+          ? scan.commit
+          : this.pos !== null && this.commit > 0
+            ? this.commit
+            : this.conn.fileCommit();
       const txid = this.txid + 1n;
       const changed = full ? null : changedPages(scan!, prevCommit, commit, this.pageSize);
       const merged = new Map(this.walMap);
