@@ -15,6 +15,7 @@
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { abortError, fsError, isWalshipError, throwIfAborted, WalshipError } from "../errors.js";
+import { formatLtxFilename, parseLtxFilename as parseName } from "../ltx/filename.js";
 import {
   type CallOptions,
   emptyRequestCounts,
@@ -24,71 +25,31 @@ import {
   type OpenOptions,
   type ReplicaClient,
   type RequestCounts,
-  SNAPSHOT_LEVEL,
   type WriteBody,
   type WriteOptions,
 } from "./client.js";
+import { checkFileRef, checkRange, checkTimestamp, compareLtxInfo } from "./refs.js";
 import { mapLimit } from "./retry.js";
-
-/** Strict LTX file name: 16 lowercase hex digits, dash, 16 lowercase hex digits, ".ltx". */
-export const LTX_FILENAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$/;
-
-const MAX_TXID = 0xffff_ffff_ffff_ffffn;
 
 /** Parallel stats while listing and unlinks while deleting: enough to hide latency, few descriptors. */
 const FS_CONCURRENCY = 16;
 
-/** "<min %016x>-<max %016x>.ltx". */
-export function formatLtxFilename(minTXID: bigint, maxTXID: bigint): string {
-  return `${minTXID.toString(16).padStart(16, "0")}-${maxTXID.toString(16).padStart(16, "0")}.ltx`;
-}
+// Kept importable from here for existing importers; the helpers live in refs.ts and ../ltx/filename.ts.
+export { formatLtxFilename } from "../ltx/filename.js";
+export { checkFileRef, checkRange, checkTimestamp, compareLtxInfo } from "./refs.js";
 
-/** Parses a strict LTX file name; undefined for anything else (temporary files, foreign objects). */
+/**
+ * Strict LTX file name: 16 lowercase hex digits, dash, 16 lowercase hex digits, ".ltx".
+ * @deprecated the same pattern as ../ltx/filename.ts (which keeps it private); use parseLtxFilename there.
+ */
+export const LTX_FILENAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$/;
+
+/**
+ * Parses a strict LTX file name; undefined for anything else (temporary files, foreign objects).
+ * @deprecated use parseLtxFilename from ../ltx/filename.ts, which returns null instead of undefined.
+ */
 export function parseLtxFilename(name: string): { minTXID: bigint; maxTXID: bigint } | undefined {
-  const m = LTX_FILENAME_RE.exec(name);
-  if (!m) return undefined;
-  return { minTXID: BigInt(`0x${m[1]}`), maxTXID: BigInt(`0x${m[2]}`) };
-}
-
-/** Throws an "internal" error for a level or TXID no caller should produce. */
-export function checkFileRef(level: number, minTXID: bigint, maxTXID: bigint, op: string): void {
-  if (!Number.isInteger(level) || level < 0 || level > SNAPSHOT_LEVEL) {
-    throw new WalshipError("internal", `invalid LTX level ${level} (expected 0..${SNAPSHOT_LEVEL})`, {
-      op,
-      context: { level },
-    });
-  }
-  if (typeof minTXID !== "bigint" || typeof maxTXID !== "bigint") {
-    throw new WalshipError("internal", "TXIDs must be bigints", { op, context: { level } });
-  }
-  if (minTXID < 0n || maxTXID < 0n || minTXID > MAX_TXID || maxTXID > MAX_TXID || minTXID > maxTXID) {
-    throw new WalshipError("internal", `invalid TXID range ${minTXID}-${maxTXID}`, {
-      op,
-      context: { level, minTXID, maxTXID },
-    });
-  }
-}
-
-export function checkRange(offset: number, length: number | undefined, op: string): void {
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw new WalshipError("internal", `invalid read offset ${offset}`, { op, context: { offset } });
-  }
-  if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
-    throw new WalshipError("internal", `invalid read length ${length}`, { op, context: { offset } });
-  }
-}
-
-export function checkTimestamp(timestamp: number, op: string): void {
-  if (!Number.isFinite(timestamp) || timestamp < 0) {
-    throw new WalshipError("internal", `invalid LTX timestamp ${timestamp}`, { op });
-  }
-}
-
-/** Sort by minTXID, then maxTXID, ascending. */
-export function compareLtxInfo(a: FileRef, b: FileRef): number {
-  if (a.minTXID !== b.minTXID) return a.minTXID < b.minTXID ? -1 : 1;
-  if (a.maxTXID !== b.maxTXID) return a.maxTXID < b.maxTXID ? -1 : 1;
-  return 0;
+  return parseName(name) ?? undefined;
 }
 
 function errnoOf(e: unknown): string | undefined {
@@ -180,7 +141,7 @@ export class FileReplicaClient implements ReplicaClient {
     throwIfAborted(opts.signal, op);
     const candidates: { name: string; minTXID: bigint; maxTXID: bigint }[] = [];
     for (const name of names) {
-      const ids = parseLtxFilename(name);
+      const ids = parseName(name);
       if (ids && ids.minTXID >= from) candidates.push({ name, ...ids });
     }
     const infos = await mapLimit(candidates, FS_CONCURRENCY, async (c): Promise<LtxFileInfo | undefined> => {

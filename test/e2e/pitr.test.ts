@@ -7,19 +7,19 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { ReplicaClient } from "../../src/replica/client.js";
 import { FileReplicaClient } from "../../src/replica/file.js";
 import { Replicator } from "../../src/replicator.js";
 import { restore } from "../../src/restore/restore.js";
+import { s3Backend } from "../helpers/backends.js";
 import { contentHash, createWalDb, fileContentHash, integrityCheck, tempDir } from "../helpers/db.js";
 import { makeRandom } from "../helpers/random.js";
 
-test("restore at random TXIDs and at a timestamp reproduces the source at that TXID", async () => {
+async function pointInTime(client: ReplicaClient, dir: string): Promise<void> {
   const seed = Number(process.env.WALSHIP_SEED ?? Date.now() % 1_000_000);
   const rnd = makeRandom(seed);
-  const dir = tempDir();
   const dbPath = join(dir, "app.db");
   const db = createWalDb(dbPath);
-  const client = new FileReplicaClient(join(dir, "replica"));
   let now = 1_700_000_000_000;
   const clock = { now: () => now, sleep: async () => {} };
   const rep = new Replicator({
@@ -69,8 +69,30 @@ test("restore at random TXIDs and at a timestamp reproduces the source at that T
   const t = txids[i]!;
   const out = join(dir, "restored-ts.db");
   const res = await restore(client, { output: out, timestamp: states.get(t)!.at + 500 });
-  assert.equal(res.txid, t);
+  assert.equal(res.txid, t, `seed ${seed}`);
   assert.equal(fileContentHash(out), states.get(t)!.hash);
   db.close();
-  rmSync(dir, { recursive: true, force: true });
+}
+
+test("file: restore at 20 random TXIDs and at a timestamp reproduces the source at that TXID", async () => {
+  const dir = tempDir();
+  try {
+    await pointInTime(new FileReplicaClient(join(dir, "replica")), dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("s3: restore at 20 random TXIDs and at a timestamp reproduces the source at that TXID", async (t) => {
+  const b = await s3Backend();
+  if ("skip" in b) return t.skip(b.skip);
+  const dir = tempDir();
+  const client = b.client("pitr");
+  try {
+    await pointInTime(client, dir);
+  } finally {
+    await client.close();
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,7 +10,9 @@ const truncEvery = rest[0] === "--checkpoint-truncate-every" ? Number(rest[1]) :
 const conn = new Database(db);
 conn.pragma("journal_mode = WAL");
 conn.pragma("busy_timeout = 10000");
-conn.exec("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL, at INTEGER NOT NULL)");
+conn.exec(
+  "CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL, at INTEGER NOT NULL)",
+);
 const ins = conn.prepare("INSERT INTO rows (body, at) VALUES (randomblob(1024), ?)");
 let n = 0;
 let stop = false;

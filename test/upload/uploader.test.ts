@@ -21,7 +21,13 @@ const dir = tempDir();
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function fakeClock(): Clock & { t: number } {
-  const c = { t: 1_000_000, now: () => c.t, sleep: async (ms: number) => void (c.t += ms) };
+  const c = {
+    t: 1_000_000,
+    now: () => c.t,
+    sleep: async (ms: number) => {
+      c.t += ms;
+    },
+  };
   return c;
 }
 
