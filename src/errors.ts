@@ -1,7 +1,7 @@
 /**
  * Typed errors. Every failure walship reports carries a stable string code, the operation that failed,
  * the context needed to act on it (database, level, TXIDs, key), a hint for the user, and whether a retry
- * can help. The CLI maps codes to exit codes (see EXIT_CODES and the README's table).
+ * can help. The CLI maps codes to exit codes (see EXIT_CODES, the README and docs/exit-codes.md).
  */
 
 export type ErrorCode =
@@ -79,7 +79,7 @@ export function isWalshipError(e: unknown, code?: ErrorCode): e is WalshipError 
   return e instanceof WalshipError && (code === undefined || e.code === code);
 }
 
-/** Exit codes used consistently by every CLI command. Documented in the README. */
+/** Exit codes used consistently by every CLI command. Documented in the README and docs/exit-codes.md. */
 export const EXIT_CODES = {
   ok: 0,
   general: 1,
@@ -142,6 +142,14 @@ export function fsError(e: unknown, op: string, path: string): WalshipError {
       op,
       context: { path },
       hint: "check the owner and mode of that path",
+      cause: e,
+    });
+  }
+  if (code === "ENOTDIR") {
+    return new WalshipError("replica_not_found", `not a directory: a part of ${path} is a file`, {
+      op,
+      context: { path },
+      hint: "check the path: it must name a directory (or a file inside one)",
       cause: e,
     });
   }

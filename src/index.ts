@@ -2,6 +2,8 @@
  * walship's public library API. Everything a Node app needs to replicate its SQLite database and restore
  * it on boot; the CLI is built on the same calls.
  */
+
+import { WalshipError } from "./errors.js";
 import type { ReplicaClient } from "./replica/client.js";
 import { parseReplicaUrl } from "./replica/url.js";
 import {
@@ -50,6 +52,80 @@ export interface Replication {
   snapshot(opts?: { signal?: AbortSignal }): Promise<{ txid: bigint; bytes: number }>;
   /** Stops capture and uploads what is staged; true when the replica has everything. */
   close(opts?: { deadlineMs?: number }): Promise<boolean>;
+  /** Calls the listener for each event of that type; returns a function that unsubscribes. */
+  on<T extends ReplicaEventType>(type: T, listener: (e: ReplicaEventOf<T>) => void): () => void;
+  /**
+   * Every event as an async iterator (`for await (const e of r.events())`); it ends when the replication
+   * is closed or the signal fires. Events are buffered per iterator, so a slow consumer never slows capture.
+   */
+  events(opts?: { signal?: AbortSignal }): AsyncIterableIterator<ReplicaEvent>;
+}
+
+export type ReplicaEventType = ReplicaEvent["type"];
+export type ReplicaEventOf<T extends ReplicaEventType> = Extract<ReplicaEvent, { type: T }>;
+
+/** Fans events out to listeners and iterators; a throwing listener cannot break replication. */
+class EventHub {
+  private readonly listeners = new Set<(e: ReplicaEvent) => void>();
+  private readonly ends = new Set<() => void>();
+  private closed = false;
+
+  emit(e: ReplicaEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // The app's listener failing is the app's problem; replication goes on.
+      }
+    }
+  }
+
+  on<T extends ReplicaEventType>(type: T, listener: (e: ReplicaEventOf<T>) => void): () => void {
+    const l = (e: ReplicaEvent) => {
+      if (e.type === type) listener(e as ReplicaEventOf<T>);
+    };
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  events(signal?: AbortSignal): AsyncIterableIterator<ReplicaEvent> {
+    const queue: ReplicaEvent[] = [];
+    let wake: (() => void) | null = null;
+    let done = this.closed || Boolean(signal?.aborted);
+    const listener = (e: ReplicaEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    const end = () => {
+      done = true;
+      this.listeners.delete(listener);
+      this.ends.delete(end);
+      signal?.removeEventListener("abort", end);
+      wake?.();
+    };
+    this.listeners.add(listener);
+    this.ends.add(end);
+    signal?.addEventListener("abort", end, { once: true });
+    const it: AsyncIterableIterator<ReplicaEvent> = {
+      next: async () => {
+        while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
+        wake = null;
+        const value = queue.shift();
+        return value ? { value, done: false } : { value: undefined, done: true };
+      },
+      return: async () => {
+        end();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const end of [...this.ends]) end();
+  }
 }
 
 /** Starts replicating one database; resolves once the first capture (and, if needed, snapshot) is done. */
@@ -57,20 +133,48 @@ export async function replicate(opts: ReplicateOptions): Promise<Replication> {
   const c = client(opts.replica, opts.env);
   const path = typeof opts.db === "string" ? opts.db : opts.db.name;
   const driver = typeof opts.db === "string" ? undefined : (opts.db.constructor as SqliteDriver);
-  const r = new Replicator({ ...opts, db: path, driver, replica: c });
-  await r.start(opts.signal);
-  const onAbort = () => void r.close();
+  if (opts.signal?.aborted)
+    throw new WalshipError("aborted", "replicate aborted before it started", { op: "replicate" });
+  const hub = new EventHub();
+  const { env: _env, signal: _signal, ...rest } = opts;
+  const r = new Replicator({
+    ...rest,
+    db: path,
+    driver,
+    replica: c,
+    onEvent: (e) => {
+      opts.onEvent?.(e);
+      hub.emit(e);
+    },
+  });
+  try {
+    await r.start(opts.signal);
+  } catch (e) {
+    if (typeof opts.replica === "string") await c.close();
+    throw e;
+  }
+  let closing: Promise<boolean> | null = null;
+  const close = (o?: { deadlineMs?: number }) => {
+    closing ??= (async () => {
+      opts.signal?.removeEventListener("abort", onAbort);
+      try {
+        return await r.close(o);
+      } finally {
+        hub.close();
+        if (typeof opts.replica === "string") await c.close();
+      }
+    })();
+    return closing;
+  };
+  const onAbort = () => void close();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   return {
     sync: (o) => r.sync(o),
     status: () => r.status(),
     snapshot: (o) => r.snapshot(o?.signal),
-    close: async (o) => {
-      opts.signal?.removeEventListener("abort", onAbort);
-      const ok = await r.close(o);
-      if (typeof opts.replica === "string") await c.close();
-      return ok;
-    },
+    close,
+    on: (type, listener) => hub.on(type, listener),
+    events: (o) => hub.events(o?.signal),
   };
 }
 
@@ -96,4 +200,24 @@ export function restoreIfMissing(
   return restore({ ...opts, ifDbNotExists: true, ifReplicaExists: true });
 }
 
+export {
+  Maintainer,
+  type MaintainerOptions,
+  type MaintenanceEvent,
+  type MaintenancePlan,
+  type MaintenanceReport,
+} from "./compaction/maintainer.js";
+export { loadConfig } from "./config/library.js";
+export type { DatabaseSettings, DatabaseSpec, EffectiveConfig } from "./config/resolve.js";
+export {
+  type BootstrapReason,
+  type FollowEvent,
+  type FollowHandle,
+  type FollowOptions,
+  type FollowStatus,
+  follow,
+} from "./follow/follow.js";
+export { type DatabaseView, Store, type StoreEvent, type StoreOptions } from "./store.js";
+export type { VerifyProblem } from "./verify/problems.js";
+export { type VerifyReport, verifyReplica } from "./verify/verify.js";
 export type { ReplicaEvent as Event };

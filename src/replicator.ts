@@ -5,10 +5,11 @@
  */
 import { type FSWatcher, mkdirSync, watch } from "node:fs";
 import { type Clock, systemClock } from "./clock.js";
+import { Maintainer, type MaintainerOptions, type MaintenanceEvent } from "./compaction/maintainer.js";
 import { checkpointDue } from "./db/checkpoint-policy.js";
 import { Db, type SyncResult } from "./db/db.js";
 import { acquireMetaLock } from "./db/meta-lock.js";
-import { encodeSnapshotFile, uploadSnapshot } from "./db/snapshot.js";
+import { copyFirstFile, encodeSnapshotFile, uploadSnapshot } from "./db/snapshot.js";
 import { defaultMetaDir } from "./db/staging.js";
 import { writeStatusFile } from "./db/status-file.js";
 import {
@@ -29,7 +30,8 @@ export type ReplicaEvent =
   | { type: "uploaded"; db: string; minTXID: bigint; maxTXID: bigint; bytes: number }
   | { type: "checkpointed"; db: string; mode: "PASSIVE" | "TRUNCATE"; durationMs: number; busy: number }
   | { type: "snapshot"; db: string; txid: bigint; bytes: number }
-  | { type: "error"; db: string; error: WalshipError; fatal: boolean };
+  | { type: "error"; db: string; error: WalshipError; fatal: boolean }
+  | { type: "maintenance"; db: string; event: MaintenanceEvent };
 
 export interface ReplicatorOptions {
   db: string;
@@ -49,6 +51,8 @@ export interface ReplicatorOptions {
   initialSnapshot?: boolean;
   clock?: Clock;
   onEvent?: (e: ReplicaEvent) => void;
+  /** Compaction and retention policy (src/compaction/policy.ts defaults); false turns maintenance off. */
+  maintenance?: Omit<MaintainerOptions, "clock" | "localL0" | "onEvent"> | false;
 }
 
 export interface ReplicatorStatus {
@@ -74,7 +78,9 @@ const WAL_CHANGE_DEBOUNCE_MS = 20;
 export class Replicator {
   readonly dbPath: string;
   readonly client: ReplicaClient;
-  private readonly o: Required<Omit<ReplicatorOptions, "onEvent" | "metaDir" | "driver">> & {
+  private maint: Maintainer | null = null;
+  private readonly maintenance: ReplicatorOptions["maintenance"];
+  private readonly o: Required<Omit<ReplicatorOptions, "onEvent" | "metaDir" | "driver" | "maintenance">> & {
     metaDir: string;
   };
   private readonly emit: (e: ReplicaEvent) => void;
@@ -111,6 +117,7 @@ export class Replicator {
       clock: opts.clock ?? systemClock,
     };
     this.emit = opts.onEvent ?? (() => {});
+    this.maintenance = opts.maintenance;
     this.driver = opts.driver;
   }
 
@@ -131,9 +138,26 @@ export class Replicator {
     });
     try {
       this.unlock = acquireMetaLockFor(this.o.metaDir, this.dbPath);
-      this.uploader = new Uploader(this.client, this.db.staging, this.o.clock, (e) =>
-        this.emit({ ...e, db: this.dbPath }),
+      this.uploader = new Uploader(
+        this.client,
+        this.db.staging,
+        this.o.clock,
+        (e) => {
+          this.maint?.noteUploaded({ minTXID: e.minTXID, maxTXID: e.maxTXID, size: e.bytes });
+          this.emit({ ...e, db: this.dbPath });
+        },
+        Math.random,
+        (error) => this.emit({ type: "error", db: this.dbPath, error, fatal: false }),
       );
+      if (this.maintenance !== false) {
+        this.maint = new Maintainer(this.client, {
+          ...this.maintenance,
+          clock: this.o.clock,
+          // Staged L0 files are read locally when still there: no GET for the common L1 compaction.
+          localL0: (min, max) => this.db.staging.pathFor(min, max),
+          onEvent: (event) => this.emit({ type: "maintenance", db: this.dbPath, event }),
+        });
+      }
       const remote = await this.uploader.fetchReplicaTXID(signal);
       await this.db.resume(remote);
       await this.captureNow();
@@ -189,7 +213,26 @@ export class Replicator {
     }, due).unref?.();
   }
 
-  private async tick(): Promise<void> {
+  private ticking: Promise<void> | null = null;
+  private tickAgain = false;
+
+  /** Ticks never overlap: a -wal change during a tick asks for one more right after it. */
+  private tick(): Promise<void> {
+    if (this.ticking) {
+      this.tickAgain = true;
+      return this.ticking;
+    }
+    this.ticking = this.tickOnce().finally(() => {
+      this.ticking = null;
+      if (this.tickAgain && !this.stopped) {
+        this.tickAgain = false;
+        void this.tick();
+      }
+    });
+    return this.ticking;
+  }
+
+  private async tickOnce(): Promise<void> {
     if (this.stopped) return;
     this.lastTickAt = this.o.clock.now();
     try {
@@ -197,10 +240,16 @@ export class Replicator {
       await this.maybeCheckpoint();
       if (
         this.o.snapshotIntervalMs > 0 &&
+        this.snapshotInFlight === null &&
         this.o.clock.now() - this.lastSnapshotAt >= this.o.snapshotIntervalMs
       ) {
-        await this.snapshot();
+        // In the background: capture must go on while a large snapshot uploads, and ticks can overlap
+        // (a -wal change schedules one while another runs), so at most one snapshot runs at a time.
+        void this.snapshot(this.abort.signal).catch((e) => this.reportError(e));
       }
+      // Not awaited: a long compaction must never hold up capture. run() joins a run still in progress
+      // and reports its own errors as "maintenance" events; it costs no request when nothing is due.
+      void this.maint?.run(this.abort.signal);
     } catch (e) {
       this.reportError(e);
     }
@@ -265,14 +314,38 @@ export class Replicator {
     });
   }
 
-  /** Takes an L9 snapshot of the database at the current TXID and uploads it. */
-  async snapshot(signal?: AbortSignal): Promise<{ txid: bigint; bytes: number }> {
+  private snapshotInFlight: Promise<{ txid: bigint; bytes: number }> | null = null;
+
+  /** Takes an L9 snapshot of the database at the current TXID and uploads it (joins one in flight). */
+  snapshot(signal?: AbortSignal): Promise<{ txid: bigint; bytes: number }> {
+    if (this.snapshotInFlight) return this.snapshotInFlight;
+    const p = this.snapshotOnce(signal).finally(() => {
+      this.snapshotInFlight = null;
+    });
+    this.snapshotInFlight = p;
+    return p;
+  }
+
+  private async snapshotOnce(signal?: AbortSignal): Promise<{ txid: bigint; bytes: number }> {
     const snap = await this.serial(async () => {
       await this.db.sync();
+      // The chain's first file already is the whole database at TXID 1, byte for byte what a snapshot
+      // 1-1 would be: ship a copy instead of encoding the database a second time.
+      if (this.db.txid === 1n) {
+        const first = await copyFirstFile(this.db.staging.pathFor(1n, 1n), this.o.metaDir);
+        if (first) return first;
+      }
       const src = await this.db.imageSource();
       return encodeSnapshotFile(src, this.o.metaDir, this.o.clock.now());
     });
     await uploadSnapshot(this.client, snap, signal);
+    this.maint?.noteUploaded({
+      level: SNAPSHOT_LEVEL,
+      minTXID: 1n,
+      maxTXID: snap.txid,
+      size: snap.size,
+      createdAt: snap.timestamp,
+    });
     this.lastSnapshotAt = this.o.clock.now();
     this.emit({ type: "snapshot", db: this.dbPath, txid: snap.txid, bytes: snap.size });
     return { txid: snap.txid, bytes: snap.size };
@@ -381,6 +454,10 @@ export class Replicator {
       this.uploadWake?.();
       this.abort.abort();
       await this.uploadLoopDone;
+      // An aborted snapshot upload cleans up after itself (no .tmp left in the replica or meta dir).
+      await this.snapshotInFlight?.catch(() => {});
+      // The abort above stops a compaction mid-stream; its output is discarded whole, never half-written.
+      await this.maint?.settled();
       const ac = new AbortController();
       const t = setTimeout(() => ac.abort(), Math.max(0, deadline - this.o.clock.now()));
       try {

@@ -7,11 +7,15 @@ import type { CliIO, Command } from "./command.js";
 
 const loaders: Array<() => Promise<{ command: Command }>> = [
   () => import("./watch.js"),
+  () => import("./explain.js"),
   () => import("./restore.js"),
+  () => import("./replicate.js"),
   () => import("./snapshot.js"),
   () => import("./ltx-list.js"),
   () => import("./ltx-inspect.js"),
   () => import("./ltx-verify.js"),
+  () => import("./compact.js"),
+  () => import("./verify.js"),
   () => import("./status.js"),
   () => import("./version.js"),
 ];

@@ -15,7 +15,10 @@ const usage = `walship restore <replica-url> -o <out> [flags]
   --force                     replace an existing <out> (and its -wal/-shm)
   --dry-run [--json]          print the plan (files, TXIDs, sizes) and change nothing
   --integrity-check quick|full  run PRAGMA quick_check/integrity_check before putting the file in place
-  --concurrency N             parallel ranged downloads (default 8)`;
+  --concurrency N             parallel ranged downloads (default 8)
+  Litestream v0.3 backups (generations/...) are restored too, the newest by default:
+  --generation ID             restore from this v0.3 generation (16 hex digits)
+  --index N                   apply v0.3 WAL up to and including this index (hex, as in the file names)`;
 
 function progressBar(io: { stderr: NodeJS.WritableStream }): (p: FetchProgress) => void {
   let last = 0;
@@ -51,6 +54,8 @@ export const command: Command = {
         json: { type: "boolean" },
         "integrity-check": { type: "string" },
         concurrency: { type: "string" },
+        generation: { type: "string" },
+        index: { type: "string" },
       },
       usage,
     );
@@ -71,6 +76,23 @@ export const command: Command = {
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
       throw usageError(`--concurrency: "${values.concurrency}" is not a positive whole number`, usage);
     }
+    const generation = values.generation?.trim().toLowerCase();
+    if (generation !== undefined && !/^[0-9a-f]{16}$/.test(generation)) {
+      throw usageError(
+        `--generation: "${values.generation}" is not a v0.3 generation (16 hex digits)`,
+        usage,
+      );
+    }
+    const indexArg = values.index?.trim().toLowerCase().replace(/^0x/, "");
+    if (indexArg !== undefined && !/^[0-9a-f]{1,8}$/.test(indexArg)) {
+      throw usageError(`--index: "${values.index}" is not a v0.3 WAL index (hex, e.g. 00000003)`, usage);
+    }
+    if ((generation !== undefined || indexArg !== undefined) && values.txid) {
+      throw usageError(
+        "--txid cannot be combined with --generation/--index (those select v0.3 backups)",
+        usage,
+      );
+    }
     const client = parseReplicaUrl(positionals[0]!, { env: io.env });
     try {
       const r = await restore(client, {
@@ -85,7 +107,20 @@ export const command: Command = {
         concurrency,
         signal: io.signal,
         onProgress: io.isTTY && !values.json ? progressBar(io) : undefined,
+        generation,
+        index: indexArg === undefined ? undefined : Number.parseInt(indexArg, 16),
       });
+      const v3 = r.legacy
+        ? {
+            generation: r.legacy.generation,
+            index: r.legacy.index.toString(16).padStart(8, "0"),
+            snapshotIndex: r.legacy.snapshotIndex.toString(16).padStart(8, "0"),
+            segments: r.legacy.segments,
+          }
+        : undefined;
+      const at = v3
+        ? `v0.3 generation ${v3.generation} WAL index ${v3.index}`
+        : `TXID ${formatTXID(r.txid ?? 0n)}`;
       const files = r.files.map((f) => ({
         level: f.level,
         minTXID: formatTXID(f.minTXID),
@@ -95,16 +130,24 @@ export const command: Command = {
       }));
       if (values.json) {
         io.stdout.write(
-          `${JSON.stringify({ status: r.status, reason: r.reason, output: r.output, txid: r.txid === undefined ? undefined : formatTXID(r.txid), files }, null, 2)}\n`,
+          `${JSON.stringify({ status: r.status, reason: r.reason, output: r.output, txid: r.txid === undefined ? undefined : formatTXID(r.txid), files, legacy: v3 }, null, 2)}\n`,
         );
       } else if (r.status === "skipped") {
         io.stderr.write(`walship restore: nothing to do: ${r.reason}\n`);
       } else if (r.status === "planned") {
-        io.stdout.write(`plan: restore to TXID ${formatTXID(r.txid!)} from ${files.length} files\n`);
+        io.stdout.write(
+          v3
+            ? `plan: restore to ${at} from snapshot ${v3.snapshotIndex} and ${v3.segments} WAL segments\n`
+            : `plan: restore to ${at} from ${files.length} files\n`,
+        );
         for (const f of files)
           io.stdout.write(`  L${f.level} ${f.minTXID}-${f.maxTXID} ${f.size} bytes ${f.createdAt}\n`);
       } else {
-        io.stderr.write(`restored ${r.output} at TXID ${formatTXID(r.txid!)} from ${files.length} files\n`);
+        io.stderr.write(
+          v3
+            ? `restored ${r.output} at ${at} (snapshot ${v3.snapshotIndex}, ${v3.segments} WAL segments)\n`
+            : `restored ${r.output} at ${at} from ${files.length} files\n`,
+        );
       }
     } finally {
       await client.close();

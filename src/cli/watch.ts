@@ -1,23 +1,30 @@
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "../defaults.js";
+import { existsSync } from "node:fs";
+import type { MaintenanceEvent } from "../compaction/maintainer.js";
+import { CONFIG_FLAGS, CONFIG_FLAGS_USAGE, configFromArgs } from "../config/from-args.js";
+import { makeReplicaClient } from "../config/replica.js";
+import type { EffectiveConfig } from "../config/resolve.js";
 import { EXIT_CODES, exitCodeFor, WalshipError } from "../errors.js";
-import { createLogger, type LogLevel } from "../log.js";
-import { parseReplicaUrl } from "../replica/url.js";
-import { type ReplicaEvent, Replicator } from "../replicator.js";
-import { parse, parseDuration, usageError } from "./args.js";
-import type { Command } from "./command.js";
+import { type ChildExit, type RunningChild, startChild } from "../exec.js";
+import { createLogger, type Logger, type LogLevel } from "../log.js";
+import { restore } from "../restore/restore.js";
+import { type RunningServer, startServer } from "../server/http.js";
+import { LtxCache } from "../server/ltx-cache.js";
+import { MetricsSink } from "../server/metrics.js";
+import { Store, type StoreEvent } from "../store.js";
+import { WebhookNotifier } from "../webhooks/notifier.js";
+import { parse } from "./args.js";
+import type { CliIO, Command } from "./command.js";
 
-const usage = `walship watch <db> <replica-url> [<db> <replica-url> ...] [flags]
-  Replicates each database to its replica until SIGINT/SIGTERM, then uploads what is staged and exits.
-  --sync-interval 1s          how often the WAL is read (also sooner when the -wal file changes)
-  --snapshot-interval 24h     how often a level-9 snapshot is taken (0 = only when the replica has none)
-  --checkpoint-pages 1000     PASSIVE checkpoint once the WAL holds this many pages
-  --checkpoint-interval 1m    PASSIVE checkpoint at least this often after writes (0 = off)
-  --truncate-pages 121359     emergency TRUNCATE checkpoint threshold in pages (-1 = off)
-  --busy-timeout 5s           how long walship's connections wait for SQLite locks
-  --shutdown-timeout 10s      how long to keep uploading after SIGINT/SIGTERM
-  --log-format text|json      --log-level debug|info|warn|error`;
+const usage = `walship watch [<db> <replica-url> ...] [--config walship.toml] [flags]
+  Replicates each database (a path or a glob such as /data/*.db; new matches are picked up while
+  running) to its replica until SIGINT/SIGTERM, then uploads what is staged and exits. Serves /metrics,
+  /health and a dashboard at / on 127.0.0.1:16767 unless told otherwise.
+${CONFIG_FLAGS_USAGE}`;
 
-function describe(e: ReplicaEvent): [LogLevel, string, Record<string, unknown>] {
+/** After the store has drained, queued webhooks get this long (ms) to go out. */
+const WEBHOOK_FLUSH_MS = 2_000;
+
+function describe(e: StoreEvent): [LogLevel, string, Record<string, unknown>] {
   switch (e.type) {
     case "synced":
       return ["debug", "synced", { db: e.db, txid: e.txid, pages: e.pages, full: e.full }];
@@ -29,7 +36,98 @@ function describe(e: ReplicaEvent): [LogLevel, string, Record<string, unknown>] 
       return ["info", "snapshot", { db: e.db, txid: e.txid, bytes: e.bytes }];
     case "error":
       return ["error", e.error.oneLine(), { db: e.db, code: e.error.code, fatal: e.fatal }];
+    case "added":
+      return ["info", "replicating", { db: e.db, replica: e.replica }];
+    case "removed":
+      return ["info", "database removed; stopped replicating it", { db: e.db }];
+    case "waiting":
+      return [
+        "info",
+        "waiting for the database to become a WAL database",
+        { db: e.db, reason: e.error.message },
+      ];
+    case "upload_failed":
+      return ["warn", "upload failed; retrying", { db: e.db, error: e.message, consecutive: e.consecutive }];
+    case "breaker":
+      return [e.state === "open" ? "warn" : "info", `upload circuit breaker ${e.state}`, { db: e.db }];
+    case "maintenance":
+      return maintenanceLine(e.db, e.event);
   }
+}
+
+function maintenanceLine(db: string, ev: MaintenanceEvent): [LogLevel, string, Record<string, unknown>] {
+  switch (ev.type) {
+    case "error":
+      return ["warn", `maintenance: ${ev.error.oneLine()}`, { db }];
+    case "gap":
+    case "retention_blocked":
+      return ["warn", `maintenance: ${ev.type}`, { db, ...plain(ev) }];
+    default:
+      return ["debug", `maintenance: ${ev.type}`, { db, ...plain(ev) }];
+  }
+}
+
+/** Event fields as log fields (bigints are formatted by the logger; nested objects as JSON). */
+function plain(ev: object): Record<string, unknown> {
+  const { type: _type, ...rest } = ev as Record<string, unknown>;
+  return rest;
+}
+
+/** --restore-if-db-not-exists: restore listed databases that are missing, before replicating them. */
+async function restoreMissing(cfg: EffectiveConfig, io: CliIO, log: Logger): Promise<void> {
+  for (const d of cfg.databases) {
+    if (!d.settings.restoreIfDbNotExists) continue;
+    if (d.glob) {
+      log("warn", "restore-if-db-not-exists applies to listed databases, not globs", { path: d.path });
+      continue;
+    }
+    if (existsSync(d.path)) continue;
+    const client = makeReplicaClient(d.replica, cfg.s3, io.env);
+    try {
+      const r = await restore(client, {
+        output: d.path,
+        ifDbNotExists: true,
+        ifReplicaExists: true,
+        signal: io.signal,
+      });
+      if (r.status === "restored")
+        log("info", "restored missing database", { db: d.path, txid: r.txid, files: r.files.length });
+      else log("info", "database missing and nothing to restore", { db: d.path, reason: r.reason });
+    } finally {
+      await client.close();
+    }
+  }
+}
+
+/** The default address is shared by every walship on the host: a second one warns instead of failing. */
+async function listen(
+  cfg: EffectiveConfig,
+  store: Store,
+  metrics: MetricsSink,
+  log: Logger,
+): Promise<RunningServer | null> {
+  try {
+    const s = await startServer(cfg.metrics.host, cfg.metrics.port, {
+      views: () => store.views(),
+      metrics,
+      ltx: new LtxCache(),
+    });
+    log("info", "metrics, health and dashboard listening", { url: s.url });
+    return s;
+  } catch (e) {
+    if (cfg.metrics.explicit || !(e instanceof WalshipError)) throw e;
+    log("warn", `${e.oneLine()}; continuing without /metrics`, {
+      addr: `${cfg.metrics.host}:${cfg.metrics.port}`,
+    });
+    return null;
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
 }
 
 export const command: Command = {
@@ -37,103 +135,91 @@ export const command: Command = {
   summary: "replicate databases continuously",
   usage,
   async run(args, io) {
-    const { values, positionals } = parse(
-      args,
-      {
-        "sync-interval": { type: "string" },
-        "snapshot-interval": { type: "string" },
-        "checkpoint-pages": { type: "string" },
-        "checkpoint-interval": { type: "string" },
-        "truncate-pages": { type: "string" },
-        "busy-timeout": { type: "string" },
-        "shutdown-timeout": { type: "string" },
-        "log-format": { type: "string" },
-        "log-level": { type: "string" },
-      },
-      usage,
-    );
-    if (positionals.length === 0 || positionals.length % 2 !== 0) {
-      throw usageError("give one or more <db> <replica-url> pairs", usage);
-    }
-    const format = values["log-format"] === "json" ? "json" : "text";
-    const level = (values["log-level"] ?? "info") as LogLevel;
-    const log = createLogger({ stream: io.stderr, format, level });
-    const num = (v: string | undefined, flag: string) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n)) throw usageError(`${flag}: "${v}" is not a whole number`, usage);
-      return n;
-    };
-    const dur = (v: string | undefined, flag: string) =>
-      v === undefined ? undefined : parseDuration(v, flag);
-    const reps: Replicator[] = [];
+    const { values, positionals } = parse(args, CONFIG_FLAGS, usage);
+    const cfg = configFromArgs(values, positionals, io.env, usage);
+    const log = createLogger({ stream: io.stderr, format: cfg.log.format, level: cfg.log.level });
+    const metrics = new MetricsSink();
+    const webhooks = new WebhookNotifier(cfg.webhooks, { log });
     let fatal: WalshipError | null = null;
-    const fatalAc = new AbortController();
-    const onEvent = (e: ReplicaEvent) => {
-      const [lvl, msg, fields] = describe(e);
-      log(lvl, msg, fields);
-      if (e.type === "error" && e.fatal) {
-        fatal = e.error;
-        fatalAc.abort();
-      }
-    };
+    const stop = new AbortController();
+    const store = new Store({
+      databases: cfg.databases,
+      s3: cfg.s3,
+      env: io.env,
+      log,
+      waitForListed: cfg.exec !== undefined,
+      onEvent: (e) => {
+        metrics.observe(e);
+        webhooks.observe(e);
+        const [lvl, msg, fields] = describe(e);
+        log(lvl, msg, fields);
+        if (e.type === "error" && e.fatal) {
+          fatal ??= e.error;
+          stop.abort();
+        }
+      },
+    });
+    let server: RunningServer | null = null;
+    let child: RunningChild | null = null;
+    let childExit: ChildExit | null = null;
+    let results: Awaited<ReturnType<Store["close"]>> = [];
     try {
-      for (let i = 0; i < positionals.length; i += 2) {
-        const db = positionals[i]!;
-        const client = parseReplicaUrl(positionals[i + 1]!, { env: io.env });
-        const r = new Replicator({
-          db,
-          replica: client,
-          syncIntervalMs: dur(values["sync-interval"], "--sync-interval"),
-          snapshotIntervalMs: dur(values["snapshot-interval"], "--snapshot-interval"),
-          minCheckpointPages: num(values["checkpoint-pages"], "--checkpoint-pages"),
-          checkpointIntervalMs: dur(values["checkpoint-interval"], "--checkpoint-interval"),
-          truncatePages: num(values["truncate-pages"], "--truncate-pages"),
-          busyTimeoutMs: dur(values["busy-timeout"], "--busy-timeout"),
-          onEvent,
+      await restoreMissing(cfg, io, log);
+      if (cfg.metrics.enabled) server = await listen(cfg, store, metrics, log);
+      await store.start(io.signal);
+      log("info", "started", { databases: store.size });
+      if (cfg.exec !== undefined && !io.signal.aborted && !stop.signal.aborted) {
+        child = startChild(cfg.exec, io.env, {
+          log,
+          onSignal: (s) => log("info", `forwarding ${s} to the child`, { pid: child?.pid }),
         });
-        await r.start(io.signal);
-        reps.push(r);
-        log("info", "replicating", { db, replica: client.location, txid: r.txid });
+        log("info", "started child", { pid: child.pid, command: cfg.exec });
+        // With --exec the child decides when to stop: SIGINT/SIGTERM are forwarded to it, not obeyed.
+        await Promise.race([child.exited.then((x) => (childExit = x)), aborted(stop.signal)]);
+        if (!childExit) {
+          log("warn", "replication stopped; stopping the child", { pid: child.pid });
+          child.kill("SIGTERM");
+          childExit = await child.exited;
+        }
+        log("info", "child exited", { code: childExit.code, signal: childExit.signal });
+      } else {
+        await Promise.race([aborted(io.signal), aborted(stop.signal)]);
       }
-      await new Promise<void>((resolve) => {
-        if (io.signal.aborted || fatalAc.signal.aborted) return resolve();
-        io.signal.addEventListener("abort", () => resolve(), { once: true });
-        fatalAc.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
     } finally {
-      const deadlineMs = dur(values["shutdown-timeout"], "--shutdown-timeout") ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-      if (reps.length) log("info", "shutting down: uploading staged files", { deadlineMs });
-      const results = await Promise.all(reps.map((r) => r.close({ deadlineMs })));
-      for (let i = 0; i < reps.length; i++) {
-        const s = reps[i]!.status();
+      const deadlineMs = cfg.shutdownTimeoutMs;
+      if (store.size) log("info", "shutting down: uploading staged files", { deadlineMs });
+      results = await store.close({ deadlineMs });
+      for (const r of results) {
         log(
-          results[i] ? "info" : "warn",
-          results[i] ? "drained" : "not drained: files stay staged for the next start",
+          r.drained ? "info" : "warn",
+          r.drained ? "drained" : "not drained: files stay staged for the next start",
           {
-            db: s.db,
-            txid: s.txid,
-            replicaTXID: s.replicaTXID,
+            db: r.db,
+            txid: r.status?.txid,
+            replicaTXID: r.status?.replicaTXID,
           },
         );
       }
-      for (const r of reps) await r.client.close();
-      if (!fatal && results.some((ok) => !ok)) {
-        fatal = new WalshipError(
-          "storage_connection",
-          "replica did not receive every staged file before the deadline",
-          {
-            hint: "staged files are kept and uploaded on the next start",
-          },
-        );
-      }
+      await server?.close();
+      await webhooks.close(WEBHOOK_FLUSH_MS);
     }
+    if (!fatal && results.some((r) => !r.drained)) {
+      fatal = new WalshipError(
+        "storage_connection",
+        "replica did not receive every staged file before the deadline",
+        {
+          hint: "staged files are kept and uploaded on the next start",
+        },
+      );
+    }
+    const exit = childExit as ChildExit | null;
+    if (exit && exit.exitCode !== 0) return exit.exitCode;
     if (fatal) {
       const err = fatal as WalshipError;
       if (err.code === "storage_auth" || err.code === "replica_not_found") throw err;
       io.stderr.write(`walship watch: ${err.oneLine()}\n`);
       return exitCodeFor(err);
     }
-    return EXIT_CODES.ok;
+    return exit ? exit.exitCode : EXIT_CODES.ok;
   },
 };

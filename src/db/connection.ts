@@ -11,8 +11,9 @@
  *   process and never closed: closing any descriptor of a file drops every POSIX lock the process holds on
  *   it, which would silently break the locks of the app's own SQLite connections in library mode.
  */
-import { openSync, readSync, statSync } from "node:fs";
-import { WalshipError } from "../errors.js";
+import { openSync, readSync, type Stats, statfsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { fsError, WalshipError } from "../errors.js";
 import { openSqlite, pragmaValue, type SqliteDriver, type SqliteHandle } from "../sqlite/handle.js";
 
 const dbFds = new Map<string, number>();
@@ -43,8 +44,9 @@ export class DbConnection {
 
   constructor(path: string, opts: ConnectionOptions) {
     this.path = path;
+    let st: Stats;
     try {
-      statSync(path);
+      st = statSync(path);
     } catch {
       throw new WalshipError("db_missing", `database not found: ${path}`, {
         op: "open database",
@@ -52,7 +54,22 @@ export class DbConnection {
         hint: "check the path, or restore it first with `walship restore ... -o <path>`",
       });
     }
-    this.fd = sharedDbFd(path);
+    if (!st.isFile()) {
+      throw new WalshipError(
+        "db_invalid",
+        `not a database file: ${path} is a ${st.isDirectory() ? "directory" : "special file"}`,
+        {
+          op: "open database",
+          context: { db: path },
+          hint: "point walship at the SQLite database file itself",
+        },
+      );
+    }
+    try {
+      this.fd = sharedDbFd(path);
+    } catch (e) {
+      throw fsError(e, "open database", path);
+    }
     const head = Buffer.alloc(100);
     const n = readSync(this.fd, head, 0, 100, 0);
     if (n > 0 && (n < 100 || head.toString("latin1", 0, 16) !== SQLITE_HEADER)) {
@@ -62,21 +79,19 @@ export class DbConnection {
         hint: "point walship at a SQLite database file",
       });
     }
+    let mode: string;
     try {
       this.reader = openSqlite(path, opts);
       this.writer = openSqlite(path, opts);
+      for (const c of [this.reader, this.writer]) {
+        // walship owns checkpoints: an autocheckpoint on its own connections would bypass the barrier.
+        c.exec("PRAGMA wal_autocheckpoint = 0");
+      }
+      mode = String(pragmaValue(this.reader, "journal_mode")).toLowerCase();
     } catch (e) {
-      throw new WalshipError("db_invalid", `cannot open database ${path}: ${(e as Error).message}`, {
-        op: "open database",
-        context: { db: path },
-        cause: e,
-      });
+      this.closeQuietly();
+      throw sqliteError(e, "open database", path);
     }
-    for (const c of [this.reader, this.writer]) {
-      // walship owns checkpoints: an autocheckpoint on its own connections would bypass the barrier.
-      c.exec("PRAGMA wal_autocheckpoint = 0");
-    }
-    const mode = String(pragmaValue(this.reader, "journal_mode")).toLowerCase();
     if (mode !== "wal") {
       this.closeQuietly();
       throw new WalshipError("db_invalid", `database is not in WAL mode (journal_mode=${mode}): ${path}`, {
@@ -86,10 +101,21 @@ export class DbConnection {
       });
     }
     this.pageSize = Number(pragmaValue(this.reader, "page_size"));
-    // Same names as Litestream's, so switching tools leaves one set of helper tables.
-    this.writer.exec(
-      "CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER); CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER);",
-    );
+  }
+
+  /**
+   * The helper tables, named as Litestream's so switching tools leaves one set. Created once the replica
+   * has been reached (Db.resume), not on open: a watch that fails at start must leave the database as it
+   * found it.
+   */
+  ensureHelperTables(): void {
+    try {
+      this.writer.exec(
+        "CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER); CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER);",
+      );
+    } catch (e) {
+      throw sqliteError(e, "prepare database", this.path);
+    }
   }
 
   /** Commit a tiny write so the WAL has a header and a frame (read marks above 0 then pin it). */
@@ -165,5 +191,62 @@ export class DbConnection {
     try {
       this.writer?.close();
     } catch {}
+  }
+}
+
+/** A SQLite failure while opening or preparing the database, as a typed error naming the path and fix. */
+function sqliteError(e: unknown, op: string, path: string): WalshipError {
+  if (e instanceof WalshipError) return e;
+  const code = String((e as { code?: unknown })?.code ?? "");
+  const msg = e instanceof Error ? e.message : String(e);
+  const context = { db: path, sqlite: code };
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new WalshipError("db_locked", `database ${path} is locked by another process (${msg})`, {
+      op,
+      context,
+      hint: "a connection holds it exclusively (PRAGMA locking_mode=EXCLUSIVE or a long write); walship needs shared access: stop it or use locking_mode=NORMAL, or raise --busy-timeout",
+      retryable: true,
+      cause: e,
+    });
+  }
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_PERM") {
+    return new WalshipError("permission", `cannot write database ${path} (${msg})`, {
+      op,
+      context,
+      hint: "walship needs read-write access to the database, its directory and its -wal/-shm files (it checkpoints and keeps two helper tables): check owner and mode",
+      cause: e,
+    });
+  }
+  if (code === "SQLITE_FULL" || (code.startsWith("SQLITE_IOERR") && filesystemFull(path))) {
+    return new WalshipError("disk_full", `disk full writing database ${path}`, {
+      op,
+      context,
+      hint: "free space on the database's filesystem",
+      retryable: true,
+      cause: e,
+    });
+  }
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
+    return new WalshipError("db_invalid", `cannot open database ${path}: ${msg}`, {
+      op,
+      context,
+      hint: "the file is damaged or encrypted: point walship at a plain SQLite database, or restore this one from its replica",
+      cause: e,
+    });
+  }
+  return new WalshipError("db_invalid", `cannot open database ${path}: ${msg}`, {
+    op,
+    context,
+    hint: "check that the file is a SQLite database this SQLite can open",
+    cause: e,
+  });
+}
+
+/** SQLite reports a full disk while creating -wal/-shm as a plain I/O error; the filesystem tells. */
+function filesystemFull(path: string): boolean {
+  try {
+    return statfsSync(dirname(path)).bavail === 0;
+  } catch {
+    return false;
   }
 }

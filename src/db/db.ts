@@ -22,7 +22,18 @@ import type { SqliteDriver } from "../sqlite/handle.js";
 import { parseWalHeader, WAL_HEADER_SIZE, walFrameSize } from "../wal/header.js";
 import { readPage, scanWal, type WalPosition, type WalScan } from "../wal/reader.js";
 import { DbConnection } from "./connection.js";
-import { allPages, changedPages, isZero, openWal, readAt, readStagedHeader, sameHeader } from "./pages.js";
+import {
+  allPages,
+  type CaughtUp,
+  catchUpSync,
+  changedPages,
+  isZero,
+  openWal,
+  readAt,
+  readStagedHeader,
+  sameHeader,
+  walEndsAtSync,
+} from "./pages.js";
 import { Staging } from "./staging.js";
 
 export interface DbOptions {
@@ -49,6 +60,22 @@ export interface PageSource {
   /** Pages 1..commit (lock page skipped), each valid until the next call. */
   pages(): AsyncGenerator<{ pgno: number; data: Uint8Array }>;
 }
+
+/** True when the WAL's header still carries the salts of `gen` (no restart since it was read). */
+async function walGenerationIs(fh: FileHandle, gen: WalPosition): Promise<boolean> {
+  const head = await readAt(fh, 0, WAL_HEADER_SIZE);
+  if (head.length < WAL_HEADER_SIZE || isZero(head)) return false;
+  const h = parseWalHeader(head);
+  return h.salt1 === gen.salt1 && h.salt2 === gen.salt2;
+}
+
+/** Rounds of "read to the end, take the lock, confirm nothing new" before a checkpoint is left to the next tick. */
+const BARRIER_ATTEMPTS = 5;
+/**
+ * Most WAL bytes read and held in memory under the checkpoint barrier (what was committed between the last
+ * capture and the lock; normally a few pages). More than this and the checkpoint waits for a later tick.
+ */
+const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 export class Db {
   readonly path: string;
@@ -82,6 +109,7 @@ export class Db {
    * is still valid in the current WAL (same salts, file long enough).
    */
   async resume(remoteTXID: bigint): Promise<void> {
+    this.conn.ensureHelperTables();
     this.staging.ensure();
     await this.staging.cleanTemp();
     const staged = await this.staging.list();
@@ -189,27 +217,44 @@ export class Db {
         this.walBytes = 0;
       }
 
-      const committed = scan !== null && scan.txCount > 0;
+      const held = this.held;
+      const committed = (scan !== null && scan.txCount > 0) || held !== null;
       const full = this.needFull || this.txid === 0n;
       if (!committed && !full) {
         if (scan) this.pos = scan.position;
         this.continuous = true;
         return null;
       }
-      const prevCommit = this.commit;
+      const prevCommit = held ? held.prevCommit : this.commit;
       // Without new commits the size is the last TXID's, unless there is no WAL content at all, when the
       // database file itself is the whole state.
       const commit =
-        committed && scan
+        scan && scan.txCount > 0
           ? scan.commit
-          : this.pos !== null && this.commit > 0
-            ? this.commit
-            : this.conn.fileCommit();
+          : held
+            ? held.commit
+            : this.pos !== null && this.commit > 0
+              ? this.commit
+              : this.conn.fileCommit();
       const txid = this.txid + 1n;
-      const changed = full ? null : changedPages(scan!, prevCommit, commit, this.pageSize);
+      const changed = full
+        ? null
+        : changedPages(
+            [...(scan?.pages.keys() ?? []), ...(held?.pages.keys() ?? [])],
+            prevCommit,
+            commit,
+            this.pageSize,
+          );
       const merged = new Map(this.walMap);
       if (scan) for (const [pg, off] of scan.pages) merged.set(pg, off);
 
+      // Held pages are older than anything the scan found: the scan's images win, held ones fill in.
+      const overlay = new Map<number, Uint8Array>();
+      if (held) for (const [pg, data] of held.pages) if (!scan?.pages.has(pg)) overlay.set(pg, data);
+      const walFrom =
+        scan && scan.end > scan.start ? scan : held ? { start: held.start, end: held.end } : scan;
+      const walSalts: [number, number] =
+        scan && scan.end > scan.start ? salts : held ? [held.salt1, held.salt2] : salts;
       const header: LtxHeader = {
         flags: HEADER_FLAG_NO_CHECKSUM,
         pageSize: this.pageSize,
@@ -218,10 +263,10 @@ export class Db {
         maxTXID: txid,
         timestamp: BigInt(this.clock.now()),
         preApplyChecksum: 0n,
-        walOffset: scan ? BigInt(scan.start) : 0n,
-        walSize: scan ? BigInt(scan.end - scan.start) : 0n,
-        walSalt1: scan ? salts[0] : 0,
-        walSalt2: scan ? salts[1] : 0,
+        walOffset: walFrom ? BigInt(walFrom.start) : 0n,
+        walSize: walFrom ? BigInt(walFrom.end - walFrom.start) : 0n,
+        walSalt1: walFrom ? walSalts[0] : 0,
+        walSalt2: walFrom ? walSalts[1] : 0,
         nodeID: 0n,
       };
       let count = 0;
@@ -229,7 +274,7 @@ export class Db {
       const path = await this.staging.write(
         txid,
         txid,
-        this.encode(header, pgnos, merged, fh, () => {
+        this.encode(header, pgnos, merged, overlay, fh, () => {
           count++;
         }),
       );
@@ -247,6 +292,7 @@ export class Db {
       }
       this.txid = txid;
       this.commit = commit;
+      this.held = null;
       this.needFull = false;
       this.continuous = true;
       return { txid, commit, pages: count, full, walBytes: this.walBytes, path };
@@ -259,6 +305,7 @@ export class Db {
     header: LtxHeader,
     pgnos: Iterable<number>,
     map: Map<number, number>,
+    overlay: Map<number, Uint8Array>,
     fh: FileHandle | null,
     onPage: () => void,
   ): AsyncGenerator<Uint8Array> {
@@ -266,7 +313,7 @@ export class Db {
     yield enc.header();
     const buf = new Uint8Array(this.pageSize);
     for (const pgno of pgnos) {
-      const data = await this.readPageInto(pgno, map, fh, buf);
+      const data = overlay.get(pgno) ?? (await this.readPageInto(pgno, map, fh, buf));
       onPage();
       yield enc.encodePage(pgno, data);
     }
@@ -291,6 +338,7 @@ export class Db {
   async imageSource(): Promise<PageSource> {
     const fh = await openWal(this.path);
     const map = this.walMap;
+    const gen = this.pos;
     const self = this;
     const commit = this.commit;
     return {
@@ -303,6 +351,15 @@ export class Db {
           for (const pgno of allPages(commit, self.pageSize)) {
             yield { pgno, data: await self.readPageInto(pgno, map, fh, buf) };
           }
+          // A WAL restart overwrites the frames `map` points at; only the salts can tell (see checkpoint()).
+          if (map.size > 0 && !(fh && gen && (await walGenerationIs(fh, gen)))) {
+            throw new WalshipError("wal_invalid", "the WAL restarted while the snapshot image was read", {
+              op: "snapshot",
+              context: { db: self.path, txid: self.txid },
+              hint: "the app wrote during the snapshot; walship takes it again at the next tick",
+              retryable: true,
+            });
+          }
         } finally {
           await fh?.close();
         }
@@ -311,27 +368,49 @@ export class Db {
   }
 
   /**
-   * Checkpoint under the barrier. PASSIVE: take the write lock, read the WAL to its end, release the read
-   * mark, checkpoint, re-take the read mark, release the lock; a later WAL restart is then a clean
-   * continuation. TRUNCATE (the emergency brake) needs the write lock itself, so it runs without the
-   * barrier and the next file holds every page, written without blocking the app.
+   * Checkpoint under the barrier. PASSIVE: read the WAL to its end, take the write lock, confirm that no
+   * frame was committed since, release the read mark, checkpoint, re-take the read mark, release the lock;
+   * a later WAL restart is then a clean continuation. Everything between taking and releasing the lock is
+   * synchronous: an app in the same process writing through a synchronous driver blocks the event loop
+   * while it waits for the lock, so an await under the lock would deadlock until its busy_timeout. When a
+   * commit slipped in before the lock, the lock is released and the round repeated (bounded; a skipped
+   * checkpoint is retried at the next tick). TRUNCATE (the emergency brake) needs the write lock itself, so
+   * it runs without the barrier and the next file holds every page, written without blocking the app.
    */
   async checkpoint(
     mode: "PASSIVE" | "TRUNCATE",
   ): Promise<{ busy: number; log: number; checkpointed: number }> {
-    await this.sync();
     if (mode === "PASSIVE") {
-      this.conn.takeBarrier();
-      try {
+      for (let attempt = 0; attempt < BARRIER_ATTEMPTS; attempt++) {
         await this.sync();
-        this.conn.endRead();
-        const r = this.conn.checkpoint("PASSIVE");
-        this.conn.beginRead();
-        return r;
-      } finally {
-        this.conn.releaseBarrier();
+        this.conn.takeBarrier();
+        try {
+          if (this.pos === null) {
+            if (!walEndsAtSync(this.path, null, this.pageSize)) continue;
+          } else {
+            // Commits that slipped in before the lock are read now and held in memory for the next file.
+            const caught = catchUpSync(this.path, this.pos, this.pageSize, MAX_HELD_BYTES);
+            if (!caught) continue;
+            if (caught.txCount > 0) this.hold(caught);
+          }
+          this.conn.endRead();
+          const r = this.conn.checkpoint("PASSIVE");
+          if (r.busy === 0 && r.log >= 0 && r.checkpointed === r.log) {
+            // Every frame is in the database file now, so it alone is the state at this TXID. The read
+            // transaction below gets SQLite's read mark 0, which does not stop the app from restarting the
+            // WAL over the frames walMap points at; and a mark-0 reader does stop any checkpoint from
+            // changing the database file, so reading pages from it stays correct until the next capture.
+            this.walMap = new Map();
+          }
+          this.conn.beginRead();
+          return r;
+        } finally {
+          this.conn.releaseBarrier();
+        }
       }
+      return { busy: 1, log: -1, checkpointed: -1 };
     }
+    await this.sync();
     this.conn.endRead();
     try {
       return this.conn.checkpoint("TRUNCATE");
@@ -339,6 +418,37 @@ export class Db {
       this.continuous = false;
       this.conn.beginRead();
     }
+  }
+
+  /** Pages committed after the last staged file, read under the checkpoint barrier (see checkpoint()). */
+  private held: {
+    pages: Map<number, Uint8Array>;
+    prevCommit: number;
+    commit: number;
+    start: number;
+    end: number;
+    salt1: number;
+    salt2: number;
+  } | null = null;
+
+  private hold(c: CaughtUp): void {
+    const pos = this.pos!;
+    this.held ??= {
+      pages: new Map(),
+      prevCommit: this.commit,
+      commit: 0,
+      start: c.start,
+      end: c.end,
+      salt1: pos.salt1,
+      salt2: pos.salt2,
+    };
+    for (const [pgno, data] of c.pages) this.held.pages.set(pgno, data);
+    for (const [pgno, off] of c.offsets) this.walMap.set(pgno, off);
+    for (const pgno of [...this.held.pages.keys()]) if (pgno > c.commit) this.held.pages.delete(pgno);
+    this.held.commit = c.commit;
+    this.held.end = c.end;
+    this.pos = c.position;
+    this.walBytes = c.end - WAL_HEADER_SIZE;
   }
 
   /** Bytes of the WAL file on disk right now (for metrics and the emergency threshold). */

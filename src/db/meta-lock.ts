@@ -5,7 +5,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { WalshipError } from "../errors.js";
+import { fsError, WalshipError } from "../errors.js";
 
 function alive(pid: number): boolean {
   try {
@@ -27,7 +27,7 @@ export function acquireMetaLock(metaDir: string, db: string): () => void {
         } catch {}
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(e, "lock meta directory", path);
       const pid = Number.parseInt(readFileSync(path, "utf8"), 10);
       if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
         throw new WalshipError("db_locked", `another walship process (pid ${pid}) is replicating ${db}`, {

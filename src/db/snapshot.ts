@@ -4,13 +4,15 @@
  * upload, and memory stays at one page whatever the database size.
  */
 import { createReadStream } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { copyFile, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fsError } from "../errors.js";
 import { LtxEncoder } from "../ltx/encoder.js";
 import { HEADER_FLAG_NO_CHECKSUM } from "../ltx/header.js";
 import { type ReplicaClient, SNAPSHOT_LEVEL } from "../replica/client.js";
+import { coalesce } from "./coalesce.js";
 import type { PageSource } from "./db.js";
+import { readStagedHeader } from "./pages.js";
 
 export interface EncodedSnapshot {
   path: string;
@@ -19,12 +21,15 @@ export interface EncodedSnapshot {
   timestamp: number;
 }
 
+let encodeSeq = 0;
+
 export async function encodeSnapshotFile(
   src: PageSource,
   metaDir: string,
   timestamp: number,
 ): Promise<EncodedSnapshot> {
-  const path = join(metaDir, `snapshot-${src.txid.toString(16)}.ltx.tmp`);
+  // Unique per encode: two snapshots of one TXID must never share (and truncate) one temp file.
+  const path = join(metaDir, `snapshot-${src.txid.toString(16)}-${process.pid}-${++encodeSeq}.ltx.tmp`);
   const enc = new LtxEncoder({
     flags: HEADER_FLAG_NO_CHECKSUM,
     pageSize: src.pageSize,
@@ -43,13 +48,15 @@ export async function encodeSnapshotFile(
   try {
     const fh = await open(path, "w");
     try {
-      const write = async (b: Uint8Array) => {
+      async function* frames(): AsyncGenerator<Uint8Array> {
+        yield enc.header();
+        for await (const p of src.pages()) yield enc.encodePage(p.pgno, p.data);
+        yield enc.finish().bytes;
+      }
+      for await (const b of coalesce(frames())) {
         size += b.length;
         await fh.write(b);
-      };
-      await write(enc.header());
-      for await (const p of src.pages()) await write(enc.encodePage(p.pgno, p.data));
-      await write(enc.finish().bytes);
+      }
     } finally {
       await fh.close();
     }
@@ -73,4 +80,20 @@ export async function uploadSnapshot(
     body.destroy();
     await rm(snap.path, { force: true });
   }
+}
+
+/** A copy of the staged TXID-1 file (a full snapshot 1-1) to upload as the level-9 snapshot, if present. */
+export async function copyFirstFile(staged: string, metaDir: string): Promise<EncodedSnapshot | null> {
+  const path = join(metaDir, `snapshot-1-${process.pid}-${++encodeSeq}.ltx.tmp`);
+  try {
+    await copyFile(staged, path);
+  } catch {
+    return null;
+  }
+  const hdr = await readStagedHeader(path);
+  if (hdr.minTXID !== 1n || hdr.maxTXID !== 1n) {
+    await rm(path, { force: true });
+    return null;
+  }
+  return { path, txid: 1n, size: (await stat(path)).size, timestamp: Number(hdr.timestamp) };
 }

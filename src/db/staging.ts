@@ -8,6 +8,7 @@ import { open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fsError } from "../errors.js";
 import { formatLtxFilename, parseLtxFilename } from "../ltx/filename.js";
+import { coalesce } from "./coalesce.js";
 
 export interface StagedFile {
   minTXID: bigint;
@@ -22,7 +23,7 @@ export function defaultMetaDir(dbPath: string): string {
 export class Staging {
   readonly dir: string;
 
-  constructor(metaDir: string) {
+  constructor(readonly metaDir: string) {
     this.dir = join(metaDir, "ltx", "0");
   }
 
@@ -38,13 +39,23 @@ export class Staging {
     return join(this.dir, formatLtxFilename(min, max));
   }
 
-  /** Removes temp files a crash left behind; only at start, while nothing else writes here. */
+  /**
+   * Removes temp files a crash left behind: half-written staged files, and snapshot images encoded into
+   * the meta directory (database-sized: one leaked per crash during a snapshot would fill the disk). Only
+   * at start, under the meta lock, while nothing else writes here.
+   */
   async cleanTemp(): Promise<void> {
-    let names: string[] = [];
-    try {
-      names = await readdir(this.dir);
-    } catch {}
-    for (const name of names) if (name.endsWith(".tmp")) await rm(join(this.dir, name), { force: true });
+    for (const dir of [this.dir, this.metaDir]) {
+      let names: string[] = [];
+      try {
+        names = await readdir(dir);
+      } catch {}
+      for (const name of names) {
+        if (name.endsWith(".tmp") && (dir === this.dir || name.startsWith("snapshot-"))) {
+          await rm(join(dir, name), { force: true });
+        }
+      }
+    }
   }
 
   /** Staged files in TXID order. */
@@ -76,7 +87,7 @@ export class Staging {
     try {
       const fh = await open(tmp, "w");
       try {
-        for await (const c of chunks) await fh.write(c);
+        for await (const c of coalesce(chunks)) await fh.write(c);
         await fh.sync();
       } finally {
         await fh.close();

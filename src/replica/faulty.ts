@@ -1,7 +1,9 @@
 /**
  * A fault-injecting wrapper around a real ReplicaClient, for chaos tests: from a seed it injects errors by
- * kind and rate, latency, silent corruption of written bytes, short reads, and listing lag (a new file not
- * yet listed). Every injected fault is recorded with the seed, so a failing run replays exactly.
+ * kind and rate, latency, timeouts, writes cut off partway (the store keeps nothing: writes are atomic),
+ * writes that land but report failure (a lost acknowledgement: the retry must be harmless), silent
+ * corruption of written bytes, short reads, and listing lag (a new file not yet listed). Every injected
+ * fault is recorded with the seed, so a failing run replays exactly.
  */
 import { WalshipError } from "../errors.js";
 import type {
@@ -16,7 +18,17 @@ import type {
   WriteOptions,
 } from "./client.js";
 
-export type FaultKind = "error" | "throttle" | "auth" | "latency" | "corrupt" | "short-read" | "list-lag";
+export type FaultKind =
+  | "error"
+  | "throttle"
+  | "auth"
+  | "latency"
+  | "timeout"
+  | "partial-write"
+  | "lost-ack"
+  | "corrupt"
+  | "short-read"
+  | "list-lag";
 
 export interface FaultPlan {
   /** Probability per call of a retryable connection error (the request never reached the store). */
@@ -32,6 +44,13 @@ export interface FaultPlan {
   listLagCalls?: number;
   /** Added latency per call, uniformly random in [0, latencyMs). */
   latencyMs?: number;
+  /** Probability per call of hanging for `timeoutMs` and then failing as a timeout (retryable). */
+  timeoutRate?: number;
+  timeoutMs?: number;
+  /** Probability per write of the body being cut off partway (the store must keep nothing). */
+  partialWriteRate?: number;
+  /** Probability per write of storing the file and then reporting a connection reset. */
+  lostAckRate?: number;
   /** While true, every call fails as unreachable (an outage switch for tests). */
   down?: boolean;
 }
@@ -53,7 +72,7 @@ export class FaultyReplicaClient implements ReplicaClient {
   private readonly hidden = new Map<string, number>();
 
   constructor(
-    private readonly inner: ReplicaClient,
+    readonly inner: ReplicaClient,
     readonly seed: number,
     plan: FaultPlan = {},
   ) {
@@ -96,6 +115,15 @@ export class FaultyReplicaClient implements ReplicaClient {
     if (this.plan.errorRate && this.rnd() < this.plan.errorRate) {
       this.record("error", op, "connection reset");
       throw new WalshipError("storage_connection", `injected connection reset (seed ${this.seed})`, {
+        op,
+        retryable: true,
+      });
+    }
+    if (this.plan.timeoutRate && this.rnd() < this.plan.timeoutRate) {
+      const ms = this.plan.timeoutMs ?? 1_000;
+      this.record("timeout", op, `${ms} ms`);
+      await new Promise((r) => setTimeout(r, ms));
+      throw new WalshipError("storage_connection", `injected timeout after ${ms} ms (seed ${this.seed})`, {
         op,
         retryable: true,
       });
@@ -153,7 +181,24 @@ export class FaultyReplicaClient implements ReplicaClient {
       this.record("corrupt", "write", `${level}/${minTXID}-${maxTXID} byte ${at}`);
       body = all;
     }
+    const name = `${level}/${minTXID}-${maxTXID}`;
+    if (this.plan.partialWriteRate && this.rnd() < this.plan.partialWriteRate) {
+      const cutAfter = Math.floor(this.rnd() * 8192);
+      this.record("partial-write", "write", `${name} cut after ${cutAfter} bytes`);
+      body = cutOff(body, cutAfter, this.seed);
+    }
     await this.inner.write(level, minTXID, maxTXID, body, opts);
+    if (this.plan.lostAckRate && this.rnd() < this.plan.lostAckRate) {
+      this.record("lost-ack", "write", name);
+      throw new WalshipError(
+        "storage_connection",
+        `injected reset after the write landed (seed ${this.seed})`,
+        {
+          op: "write",
+          retryable: true,
+        },
+      );
+    }
     if (this.plan.listLagRate && this.rnd() < this.plan.listLagRate) {
       this.hidden.set(`${level}/${minTXID}-${maxTXID}`, this.plan.listLagCalls ?? 1);
     }
@@ -167,4 +212,24 @@ export class FaultyReplicaClient implements ReplicaClient {
   close(): Promise<void> {
     return this.inner.close();
   }
+}
+
+/** The body up to `limit` bytes, then a connection error, as a network cut mid-upload looks to a client. */
+async function* cutOff(body: WriteBody, limit: number, seed: number): AsyncGenerator<Uint8Array> {
+  let sent = 0;
+  for await (const c of body instanceof Uint8Array ? [body] : body) {
+    if (sent + c.length > limit) {
+      yield c.subarray(0, Math.max(0, limit - sent));
+      throw new WalshipError("storage_connection", `injected cut-off mid-upload (seed ${seed})`, {
+        op: "write",
+        retryable: true,
+      });
+    }
+    sent += c.length;
+    yield c;
+  }
+  throw new WalshipError("storage_connection", `injected cut-off at the end of the upload (seed ${seed})`, {
+    op: "write",
+    retryable: true,
+  });
 }

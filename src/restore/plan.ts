@@ -76,12 +76,7 @@ export function planRestore(
     files.push(best);
     current = best.maxTXID;
   }
-  if (files.length === 0) {
-    throw new WalshipError("replica_not_found", `no backup files available in ${what}`, {
-      op: "restore plan",
-      hint: "check the replica URL; the database may never have been replicated there",
-    });
-  }
+  if (files.length === 0) throw nothingToRestore(levels, target, what);
   if (target.txid !== undefined && current < target.txid) {
     throw new WalshipError(
       "replica_not_found",
@@ -111,4 +106,38 @@ export function planRestore(
     }
   }
   return { files, txid: current };
+}
+
+/** Why no file qualified: an empty replica, a chain without its start, or a target before everything. */
+function nothingToRestore(
+  levels: Map<number, LtxFileInfo[]>,
+  target: RestoreTarget,
+  what: string,
+): WalshipError {
+  const all = [...levels.values()].flat();
+  const op = "restore plan";
+  if (all.length === 0) {
+    return new WalshipError("replica_not_found", `no backup files available in ${what}`, {
+      op,
+      hint: "check the replica URL; the database may never have been replicated there",
+    });
+  }
+  const oldest = all.reduce((a, b) => (b.createdAt < a.createdAt ? b : a));
+  if (target.timestamp !== undefined && all.every((f) => f.createdAt >= target.timestamp!)) {
+    return new WalshipError(
+      "replica_not_found",
+      `no restore point before ${new Date(target.timestamp).toISOString()} in ${what} (the oldest file was written at ${new Date(oldest.createdAt).toISOString()})`,
+      { op, hint: "give a later --timestamp, or none for the latest state" },
+    );
+  }
+  const first = all.reduce((a, b) => (b.minTXID < a.minTXID ? b : a));
+  return new WalshipError(
+    "replica_not_found",
+    `${what} has no snapshot and no chain from TXID 1 (its oldest file starts at ${formatTXID(first.minTXID)}), so nothing can be restored`,
+    {
+      op,
+      context: { minTXID: first.minTXID },
+      hint: "the files before it were deleted; run `walship snapshot` on the source to start a restorable chain",
+    },
+  );
 }

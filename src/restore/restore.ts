@@ -4,15 +4,16 @@
  * database is never touched without `force`.
  */
 import { existsSync, statSync } from "node:fs";
-import { mkdtemp, open, rename, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { DEFAULT_RESTORE_CONCURRENCY, RESTORE_RANGE_BYTES } from "../defaults.js";
-import { isWalshipError, WalshipError } from "../errors.js";
+import { fsError, isWalshipError, WalshipError } from "../errors.js";
 import { applyLtxFiles } from "../ltx/apply.js";
-import { formatLtxFilename } from "../ltx/filename.js";
+import { formatLtxFilename, formatTXID } from "../ltx/filename.js";
 import type { LtxFileInfo, ReplicaClient } from "../replica/client.js";
 import { type FetchProgress, fetchPlanFiles } from "./fetch.js";
+import { chooseLegacy, type LegacyRestoreInfo } from "./legacy/restore.js";
 import { listAll, planRestore, type RestoreTarget } from "./plan.js";
 
 export interface RestoreOptions extends RestoreTarget {
@@ -28,6 +29,10 @@ export interface RestoreOptions extends RestoreTarget {
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (p: FetchProgress) => void;
+  /** Litestream v0.3 backups only (src/restore/legacy): restore from this generation (16 hex digits). */
+  generation?: string;
+  /** Litestream v0.3 backups only: apply WAL up to and including this WAL index. */
+  index?: number;
 }
 
 export interface RestoreResult {
@@ -37,6 +42,8 @@ export interface RestoreResult {
   files: LtxFileInfo[];
   output: string;
   bytes?: number;
+  /** Set when the replica was restored from its Litestream v0.3 generations. */
+  legacy?: LegacyRestoreInfo;
 }
 
 const SIDE_FILES = ["-wal", "-shm", "-journal"];
@@ -64,6 +71,9 @@ export async function restore(client: ReplicaClient, opts: RestoreOptions): Prom
     signal: opts.signal,
     exactTimestamps: opts.timestamp !== undefined,
   });
+  // A Litestream v0.3 replica (generations/...), or --generation/--index, restores through src/restore/legacy.
+  const legacy = await chooseLegacy(client, levels, opts);
+  if (legacy) return legacy;
   let plan: ReturnType<typeof planRestore>;
   try {
     plan = planRestore(levels, { txid: opts.txid, timestamp: opts.timestamp }, client.location);
@@ -77,8 +87,7 @@ export async function restore(client: ReplicaClient, opts: RestoreOptions): Prom
   if (opts.dryRun) return { status: "planned", txid: plan.txid, files: plan.files, output: out };
 
   const dir = dirname(out);
-  await import("node:fs/promises").then((fs) => fs.mkdir(dir, { recursive: true }));
-  const work = await mkdtemp(join(dir, `.${basename(out)}-restore-`));
+  const work = await makeWorkDir(dir, out);
   const tmp = `${out}.tmp`;
   try {
     const paths = await fetchPlanFiles(client, plan.files, work, {
@@ -114,12 +123,59 @@ export async function restore(client: ReplicaClient, opts: RestoreOptions): Prom
   }
 }
 
-/** Merges the fetched files into `tmp`; a damaged input is named in the error (level and file name). */
-function applyFiles(paths: string[], files: LtxFileInfo[], tmp: string, where: string) {
+/** The output's directory (created if needed) and a scratch directory in it, as typed errors naming it. */
+async function makeWorkDir(dir: string, out: string): Promise<string> {
+  try {
+    await mkdir(dir, { recursive: true });
+    return await mkdtemp(join(dir, `.${basename(out)}-restore-`));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") {
+      throw new WalshipError("usage", `cannot restore into ${dir}: it is a file, not a directory`, {
+        op: "restore",
+        context: { path: dir },
+        hint: "give -o a path inside a directory",
+        cause: e,
+      });
+    }
+    throw fsError(e, "restore", dir);
+  }
+}
+
+/**
+ * Merges the fetched files into `tmp`; a damaged input is named in the error (level and file name) and
+ * the hint says the way out.
+ */
+async function applyFiles(paths: string[], files: LtxFileInfo[], tmp: string, where: string) {
   const names = files.map(
     (f) => `level ${f.level} file ${formatLtxFilename(f.minTXID, f.maxTXID)} in ${where}`,
   );
-  return applyLtxFiles(paths, tmp, { names });
+  try {
+    return await applyLtxFiles(paths, tmp, { names });
+  } catch (e) {
+    throw withDamageHint(e, files, where);
+  }
+}
+
+const DAMAGE_CODES = new Set(["ltx_invalid", "ltx_checksum", "ltx_truncated", "ltx_unsupported", "lz4"]);
+
+function withDamageHint(e: unknown, files: LtxFileInfo[], where: string): unknown {
+  if (!(e instanceof WalshipError) || e.hint) return e;
+  const verify = `\`walship verify ${where}\` names every damaged file`;
+  let hint: string;
+  if (e.code === "replica_gap" && typeof e.context.minTXID === "bigint") {
+    hint = `--txid ${formatTXID(e.context.minTXID)} restores up to the gap; the files after it are missing or a header does not match its file name (${verify})`;
+  } else if (e.code === "ltx_unsupported") {
+    hint = "the file was written by an older Litestream (LTX v1); restore it with that Litestream version";
+  } else if (DAMAGE_CODES.has(e.code)) {
+    const path = typeof e.context.path === "string" ? e.context.path : "";
+    const bad = files.find((f) => path.includes(formatLtxFilename(f.minTXID, f.maxTXID)));
+    const min = bad?.minTXID ?? (typeof e.context.minTXID === "bigint" ? e.context.minTXID : 0n);
+    const earlier = min > 1n ? `--txid ${formatTXID(min - 1n)} restores the point just before it; ` : "";
+    hint = `the replica file is damaged: ${earlier}${verify}, and \`walship snapshot\` starts a fresh chain`;
+  } else {
+    return e;
+  }
+  return new WalshipError(e.code, e.message, { op: e.op, context: e.context, hint, cause: e });
 }
 
 function integrityCheck(path: string, mode: "quick" | "full"): void {

@@ -59,16 +59,27 @@ export class Uploader {
     private readonly clock: Clock,
     private readonly onUpload: (e: UploadEvent) => void = () => {},
     private readonly random: () => number = Math.random,
+    /** Called on every retryable failure, so operators see an outage as it starts, not only in status. */
+    private readonly onFailure: (err: WalshipError, consecutive: number) => void = () => {},
   ) {}
 
-  /** The replica's highest TXID over all levels (one LIST per level). */
+  /**
+   * The replica's highest TXID over all levels (one LIST per level), for numbering new files. Uploads
+   * resume after the highest TXID of levels 0..8 only: a snapshot is uploaded outside this ordered queue,
+   * so it can land before the level-0 files below it, and a walship killed right then must still upload
+   * them on restart, or TXIDs it acknowledged could not be restored to (their data only in the snapshot).
+   */
   async fetchReplicaTXID(signal?: AbortSignal): Promise<bigint> {
+    let chain = 0n;
     let max = 0n;
     for (const level of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) {
       const files = await this.client.list(level, { signal });
-      for (const f of files) if (f.maxTXID > max) max = f.maxTXID;
+      for (const f of files) {
+        if (f.maxTXID > max) max = f.maxTXID;
+        if (level < 9 && f.maxTXID > chain) chain = f.maxTXID;
+      }
     }
-    this.replicaTXID = max;
+    this.replicaTXID = chain;
     return max;
   }
 
@@ -159,6 +170,7 @@ export class Uploader {
     }
     if (err.code === "aborted") return;
     this.failures++;
+    this.onFailure(err, this.failures);
     if (this.failures === BREAKER_THRESHOLD || this.failures > BREAKER_THRESHOLD)
       this.openedAt = this.clock.now();
   }
