@@ -22,7 +22,7 @@ import {
   startWriter,
   stopWriter,
   summarizeReaders,
-} from "./helpers.js";
+} from "../follow/helpers.js";
 
 const LITESTREAM = process.env.WALSHIP_LITESTREAM ?? join(repoRoot, ".peers", "bin", "litestream");
 const missing = existsSync(LITESTREAM)
