@@ -139,6 +139,8 @@ export async function replicate(opts: ReplicateOptions): Promise<Replication> {
   const { env: _env, signal: _signal, ...rest } = opts;
   const r = new Replicator({
     ...rest,
+    // Compaction and retention run by default, as under `walship watch`; `maintenance: false` turns them off.
+    maintenance: rest.maintenance ?? {},
     db: path,
     driver,
     replica: c,

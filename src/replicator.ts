@@ -51,7 +51,11 @@ export interface ReplicatorOptions {
   initialSnapshot?: boolean;
   clock?: Clock;
   onEvent?: (e: ReplicaEvent) => void;
-  /** Compaction and retention policy (src/compaction/policy.ts defaults); false turns maintenance off. */
+  /**
+   * Compaction and retention policy (src/compaction/policy.ts defaults for what is left out). Omitted or
+   * false: no maintenance here (the CLI and the library's replicate() pass a policy; a bare Replicator,
+   * as tests drive it, leaves the replica as uploaded).
+   */
   maintenance?: Omit<MaintainerOptions, "clock" | "localL0" | "onEvent"> | false;
 }
 
@@ -149,7 +153,7 @@ export class Replicator {
         Math.random,
         (error) => this.emit({ type: "error", db: this.dbPath, error, fatal: false }),
       );
-      if (this.maintenance !== false) {
+      if (this.maintenance) {
         this.maint = new Maintainer(this.client, {
           ...this.maintenance,
           clock: this.o.clock,
