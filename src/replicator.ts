@@ -4,72 +4,25 @@
  * within a deadline.
  */
 import { type FSWatcher, mkdirSync, watch } from "node:fs";
-import { type Clock, systemClock } from "./clock.js";
-import { Maintainer, type MaintainerOptions, type MaintenanceEvent } from "./compaction/maintainer.js";
+import { Maintainer } from "./compaction/maintainer.js";
 import { checkpointDue } from "./db/checkpoint-policy.js";
 import { Db, type SyncResult } from "./db/db.js";
 import { acquireMetaLock } from "./db/meta-lock.js";
 import { copyFirstFile, encodeSnapshotFile, uploadSnapshot } from "./db/snapshot.js";
-import { defaultMetaDir } from "./db/staging.js";
 import { writeStatusFile } from "./db/status-file.js";
-import {
-  DEFAULT_BUSY_TIMEOUT_MS,
-  DEFAULT_CHECKPOINT_INTERVAL_MS,
-  DEFAULT_MIN_CHECKPOINT_PAGES,
-  DEFAULT_SNAPSHOT_INTERVAL_MS,
-  DEFAULT_SYNC_INTERVAL_MS,
-  DEFAULT_TRUNCATE_PAGES,
-} from "./defaults.js";
 import { WalshipError } from "./errors.js";
 import { type ReplicaClient, SNAPSHOT_LEVEL } from "./replica/client.js";
+import {
+  type ReplicaEvent,
+  type ReplicatorOptions,
+  type ReplicatorStatus,
+  type ResolvedReplicatorOptions,
+  resolveReplicatorOptions,
+} from "./replicator-options.js";
 import type { SqliteDriver } from "./sqlite/handle.js";
-import { Uploader, type UploaderStatus } from "./upload/uploader.js";
+import { Uploader } from "./upload/uploader.js";
 
-export type ReplicaEvent =
-  | { type: "synced"; db: string; txid: bigint; pages: number; full: boolean }
-  | { type: "uploaded"; db: string; minTXID: bigint; maxTXID: bigint; bytes: number }
-  | { type: "checkpointed"; db: string; mode: "PASSIVE" | "TRUNCATE"; durationMs: number; busy: number }
-  | { type: "snapshot"; db: string; txid: bigint; bytes: number }
-  | { type: "error"; db: string; error: WalshipError; fatal: boolean }
-  | { type: "maintenance"; db: string; event: MaintenanceEvent };
-
-export interface ReplicatorOptions {
-  db: string;
-  replica: ReplicaClient;
-  metaDir?: string;
-  syncIntervalMs?: number;
-  busyTimeoutMs?: number;
-  minCheckpointPages?: number;
-  checkpointIntervalMs?: number;
-  /** Emergency TRUNCATE threshold in WAL frames; a negative value disables it. */
-  truncatePages?: number;
-  /** 0 disables periodic snapshots (one is still taken when the replica has none). */
-  snapshotIntervalMs?: number;
-  /** SQLite driver for walship's own connections (default: the bundled better-sqlite3). */
-  driver?: SqliteDriver;
-  /** Take a snapshot at start when the replica has none (default true). */
-  initialSnapshot?: boolean;
-  clock?: Clock;
-  onEvent?: (e: ReplicaEvent) => void;
-  /**
-   * Compaction and retention policy (src/compaction/policy.ts defaults for what is left out). Omitted or
-   * false: no maintenance here (the CLI and the library's replicate() pass a policy; a bare Replicator,
-   * as tests drive it, leaves the replica as uploaded).
-   */
-  maintenance?: Omit<MaintainerOptions, "clock" | "localL0" | "onEvent"> | false;
-}
-
-export interface ReplicatorStatus {
-  db: string;
-  replica: string;
-  txid: string;
-  replicaTXID: string;
-  walBytes: number;
-  lastSyncAt: number | null;
-  upload: Omit<UploaderStatus, "replicaTXID">;
-  /** Seconds the replica is behind the newest captured transaction (0 when caught up). */
-  lagSeconds: number;
-}
+export type { ReplicaEvent, ReplicatorOptions, ReplicatorStatus } from "./replicator-options.js";
 
 function acquireMetaLockFor(metaDir: string, db: string): () => void {
   mkdirSync(metaDir, { recursive: true });
@@ -84,9 +37,7 @@ export class Replicator {
   readonly client: ReplicaClient;
   private maint: Maintainer | null = null;
   private readonly maintenance: ReplicatorOptions["maintenance"];
-  private readonly o: Required<Omit<ReplicatorOptions, "onEvent" | "metaDir" | "driver" | "maintenance">> & {
-    metaDir: string;
-  };
+  private readonly o: ResolvedReplicatorOptions;
   private readonly emit: (e: ReplicaEvent) => void;
   private db!: Db;
   private uploader!: Uploader;
@@ -107,19 +58,7 @@ export class Replicator {
   constructor(opts: ReplicatorOptions) {
     this.dbPath = opts.db;
     this.client = opts.replica;
-    this.o = {
-      db: opts.db,
-      replica: opts.replica,
-      metaDir: opts.metaDir ?? defaultMetaDir(opts.db),
-      syncIntervalMs: opts.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
-      busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
-      minCheckpointPages: opts.minCheckpointPages ?? DEFAULT_MIN_CHECKPOINT_PAGES,
-      checkpointIntervalMs: opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
-      truncatePages: opts.truncatePages ?? DEFAULT_TRUNCATE_PAGES,
-      snapshotIntervalMs: opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS,
-      initialSnapshot: opts.initialSnapshot ?? true,
-      clock: opts.clock ?? systemClock,
-    };
+    this.o = resolveReplicatorOptions(opts);
     this.emit = opts.onEvent ?? (() => {});
     this.maintenance = opts.maintenance;
     this.driver = opts.driver;
@@ -176,11 +115,20 @@ export class Replicator {
     }
     this.uploadLoopDone = this.uploadLoop();
     this.schedule();
+    this.watchWal();
+  }
+
+  /** Watches the -wal file for changes; until it exists, each tick tries again (the timer drives capture). */
+  private watchWal(): void {
+    if (this.watcher || this.stopped) return;
     try {
       this.watcher = watch(`${this.dbPath}-wal`, { persistent: false }, () => this.kick());
-      this.watcher.on("error", () => {});
+      this.watcher.on("error", () => {
+        this.watcher?.close();
+        this.watcher = null;
+      });
     } catch {
-      // No -wal yet: the timer alone drives capture until one exists.
+      this.watcher = null;
     }
   }
 
@@ -238,6 +186,7 @@ export class Replicator {
 
   private async tickOnce(): Promise<void> {
     if (this.stopped) return;
+    this.watchWal();
     this.lastTickAt = this.o.clock.now();
     try {
       await this.captureNow();
