@@ -10,9 +10,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { type Backend, fileBackend, s3Backend } from "../helpers/backends.js";
-import { type CliResult, repoRoot, startCli, waitFor } from "../helpers/cli.js";
-import { fileContentHash, integrityCheck, tempDir } from "../helpers/db.js";
 import {
   assertReadersClean,
   initPrimary,
@@ -23,6 +20,9 @@ import {
   stopWriter,
   summarizeReaders,
 } from "../follow/helpers.js";
+import { type Backend, fileBackend, s3Backend } from "../helpers/backends.js";
+import { type CliResult, repoRoot, startCli, waitFor } from "../helpers/cli.js";
+import { fileContentHash, integrityCheck, tempDir } from "../helpers/db.js";
 
 const LITESTREAM = process.env.WALSHIP_LITESTREAM ?? join(repoRoot, ".peers", "bin", "litestream");
 const missing = existsSync(LITESTREAM)
