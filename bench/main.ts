@@ -13,7 +13,7 @@ const parts: Record<string, () => Promise<BenchPart>> = {
 
 async function main(): Promise<void> {
   const [which = "codec", ...rest] = process.argv.slice(2);
-  const load = parts[which];
+  const load = which.endsWith(".toml") ? (await import("./replication/index.js")).part(which) : parts[which];
   if (!load) {
     console.error(`bench: unknown part "${which}"; known: ${Object.keys(parts).join(", ")}`);
     process.exit(2);

@@ -1,0 +1,37 @@
+/**
+ * A 2-minute soak of `walship watch` on 10 databases (soak.ts): no growing trend in RSS, heap or open
+ * descriptors over the second minute, and every database restores to its last commit. Always in CI;
+ * locally only with WALSHIP_SOAK=1 (it takes two minutes of wall time). Needs `npm run build`.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { cliPath } from "../helpers/cli.js";
+import { tempDir } from "../helpers/db.js";
+import { runSoak } from "./soak.js";
+
+const CI = process.env.CI === "true";
+const enabled = CI || process.env.WALSHIP_SOAK === "1";
+/** The CI soak: long enough for a second-half trend, short enough for every push. */
+const CI_SOAK_MINUTES = 2;
+const CI_SOAK_DBS = 10;
+
+test(`soak: ${CI_SOAK_MINUTES} minutes, ${CI_SOAK_DBS} databases`, {
+  skip: enabled ? false : "set WALSHIP_SOAK=1 (always on in CI)",
+}, async (t) => {
+  const cli = process.env.WALSHIP_CLI ?? cliPath;
+  if (!existsSync(cli)) assert.fail(`no build at ${cli}: run npm run build first`);
+  const r = await runSoak({
+    minutes: Number(process.env.WALSHIP_SOAK_MINUTES ?? CI_SOAK_MINUTES),
+    dbs: CI_SOAK_DBS,
+    backend: "file",
+    dir: join(tempDir("walship-soak-"), "run"),
+  });
+  const tr = r.trends;
+  t.diagnostic(
+    `soak: rss ${tr.rssMiB?.slopePerMin} MiB/min (peak ${r.peak.rssMiB}), heap ${tr.heapMiB?.slopePerMin} MiB/min (peak ${r.peak.heapMiB}), fds ${tr.fds?.slopePerMin}/min (peak ${r.peak.fds}), ${r.transactions} transactions, ${r.restoresChecked} restores`,
+  );
+  assert.deepEqual(r.failures, []);
+  assert.equal(r.restoresChecked, CI_SOAK_DBS);
+});
