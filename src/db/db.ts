@@ -271,16 +271,17 @@ export class Db {
       };
       let count = 0;
       const pgnos = changed ?? allPages(commit, this.pageSize);
+      // The WAL header is checked again before the file becomes visible: if the WAL restarted while its
+      // pages were read, the file may hold new-generation bytes and must never reach the uploader.
       const path = await this.staging.write(
         txid,
         txid,
         this.encode(header, pgnos, merged, overlay, fh, () => {
           count++;
         }),
+        async () => !(fh && head.length === WAL_HEADER_SIZE) || sameHeader(fh, head),
       );
-      if (fh && head.length === WAL_HEADER_SIZE && !(await sameHeader(fh, head))) {
-        // The WAL restarted while its pages were read: the file may hold new-generation bytes.
-        await this.staging.remove({ minTXID: txid, maxTXID: txid, path });
+      if (path === null) {
         this.walMap = new Map();
         this.pos = null;
         return "retry";

@@ -77,11 +77,17 @@ export class Staging {
   }
 
   /** Write chunks to <name>.tmp, fsync, rename, fsync the directory: a staged file is whole or absent. */
+  /**
+   * Writes the file; `keep` is asked after the bytes are durable and before the rename makes the file
+   * visible to the uploader: returning false discards it (null is returned). A staged file, once visible,
+   * is final: the uploader may ship it at any moment.
+   */
   async write(
     min: bigint,
     max: bigint,
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  ): Promise<string> {
+    keep: () => Promise<boolean> = async () => true,
+  ): Promise<string | null> {
     const final = this.pathFor(min, max);
     const tmp = `${final}.tmp`;
     try {
@@ -91,6 +97,10 @@ export class Staging {
         await fh.sync();
       } finally {
         await fh.close();
+      }
+      if (!(await keep())) {
+        await rm(tmp, { force: true });
+        return null;
       }
       await rename(tmp, final);
       const d = await open(this.dir, "r");

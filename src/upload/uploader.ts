@@ -8,12 +8,16 @@
  * apart, so a dead store costs one request per cooldown, not one per tick.
  */
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import type { Clock } from "../clock.js";
 import { readStagedHeader } from "../db/pages.js";
 import type { StagedFile, Staging } from "../db/staging.js";
 import { WalshipError } from "../errors.js";
 import type { ReplicaClient } from "../replica/client.js";
 import { backoffDelay } from "../replica/retry.js";
+
+/** Staged files up to this size (bytes) are read into memory for upload; larger ones are streamed. */
+const READ_WHOLE_BYTES = 8 * 1024 * 1024;
 
 /** First retry delay ceiling (ms) after a failed upload; doubles per failure. */
 export const UPLOAD_BACKOFF_BASE_MS = 250;
@@ -138,15 +142,30 @@ export class Uploader {
   }
 
   private async uploadOne(f: StagedFile, signal?: AbortSignal): Promise<void> {
-    const hdr = await readStagedHeader(f.path);
-    const size = await this.staging.size(f);
-    const body = createReadStream(f.path);
+    let hdr: Awaited<ReturnType<typeof readStagedHeader>>;
+    let size: number;
+    let bytes: Uint8Array | null = null;
+    try {
+      hdr = await readStagedHeader(f.path);
+      size = await this.staging.size(f);
+      // Small files (nearly every L0) are read whole: a local read error then can never be mistaken for a
+      // storage error, and the request carries a plain body.
+      if (size <= READ_WHOLE_BYTES) bytes = await readFile(f.path);
+    } catch (e) {
+      throw new WalshipError("internal", `cannot read staged file ${f.path}: ${(e as Error).message}`, {
+        op: "upload",
+        context: { path: f.path, minTXID: f.minTXID, maxTXID: f.maxTXID },
+        retryable: true,
+        cause: e,
+      });
+    }
+    const body = bytes ?? createReadStream(f.path);
     // A client that fails before reading the stream must not leak its descriptor or an error event.
-    body.on("error", () => {});
+    if (!(body instanceof Uint8Array)) body.on("error", () => {});
     try {
       await this.client.write(0, f.minTXID, f.maxTXID, body, { timestamp: Number(hdr.timestamp), signal });
     } finally {
-      body.destroy();
+      if (!(body instanceof Uint8Array)) body.destroy();
     }
     this.replicaTXID = f.maxTXID;
     this.failures = 0;
