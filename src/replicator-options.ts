@@ -11,6 +11,7 @@ import {
   DEFAULT_TRUNCATE_PAGES,
 } from "./defaults.js";
 import type { WalshipError } from "./errors.js";
+import type { LeaseOptions } from "./lease/index.js";
 import type { ReplicaClient } from "./replica/client.js";
 import type { SqliteDriver } from "./sqlite/handle.js";
 import type { UploaderStatus } from "./upload/uploader.js";
@@ -21,6 +22,7 @@ export type ReplicaEvent =
   | { type: "checkpointed"; db: string; mode: "PASSIVE" | "TRUNCATE"; durationMs: number; busy: number }
   | { type: "snapshot"; db: string; txid: bigint; bytes: number }
   | { type: "error"; db: string; error: WalshipError; fatal: boolean }
+  | { type: "warning"; db: string; message: string }
   | { type: "maintenance"; db: string; event: MaintenanceEvent };
 
 export interface ReplicatorOptions {
@@ -47,6 +49,12 @@ export interface ReplicatorOptions {
    * as tests drive it, leaves the replica as uploaded).
    */
   maintenance?: Omit<MaintainerOptions, "clock" | "localL0" | "onEvent"> | false;
+  /**
+   * Single-writer lease on the replica path (src/lease), taken before the first write and renewed every
+   * TTL/3; losing it stops uploads with a fatal error event. Default on; false replicates without one
+   * (Litestream's behaviour).
+   */
+  lease?: boolean | LeaseOptions;
 }
 
 export interface ReplicatorStatus {
@@ -62,7 +70,7 @@ export interface ReplicatorStatus {
 }
 
 export type ResolvedReplicatorOptions = Required<
-  Omit<ReplicatorOptions, "onEvent" | "metaDir" | "driver" | "maintenance">
+  Omit<ReplicatorOptions, "onEvent" | "metaDir" | "driver" | "maintenance" | "lease">
 > & { metaDir: string };
 
 /** Fills in the defaults (src/defaults.ts) for what the caller left out. */

@@ -11,7 +11,16 @@ import { acquireMetaLock } from "./db/meta-lock.js";
 import { copyFirstFile, encodeSnapshotFile, uploadSnapshot } from "./db/snapshot.js";
 import { writeStatusFile } from "./db/status-file.js";
 import { WalshipError } from "./errors.js";
-import { type ReplicaClient, SNAPSHOT_LEVEL } from "./replica/client.js";
+import {
+  type Lease,
+  LeaseGuardedClient,
+  LeaseKeeper,
+  type LeaseOptions,
+  leaseSupported,
+  openLease,
+} from "./lease/index.js";
+import { decodeHeader, HEADER_SIZE } from "./ltx/header.js";
+import { type LtxFileInfo, type ReplicaClient, SNAPSHOT_LEVEL } from "./replica/client.js";
 import {
   type ReplicaEvent,
   type ReplicatorOptions,
@@ -23,6 +32,16 @@ import type { SqliteDriver } from "./sqlite/handle.js";
 import { Uploader } from "./upload/uploader.js";
 
 export type { ReplicaEvent, ReplicatorOptions, ReplicatorStatus } from "./replicator-options.js";
+
+/** The page size in a snapshot's header (one ranged read of 100 bytes). */
+async function snapshotPageSize(
+  client: ReplicaClient,
+  f: LtxFileInfo,
+  signal?: AbortSignal,
+): Promise<number> {
+  const head = await client.open(f.level, f.minTXID, f.maxTXID, { offset: 0, length: HEADER_SIZE, signal });
+  return decodeHeader(head).pageSize;
+}
 
 function acquireMetaLockFor(metaDir: string, db: string): () => void {
   mkdirSync(metaDir, { recursive: true });
@@ -54,12 +73,18 @@ export class Replicator {
   private oldestUnuploadedAt: number | null = null;
   private readonly abort = new AbortController();
   private unlock: () => void = () => {};
+  private readonly leaseOpt: boolean | LeaseOptions;
+  private keeper: LeaseKeeper | null = null;
+  /** The client every write goes through: fenced by the lease when there is one. */
+  private writer: ReplicaClient;
 
   constructor(opts: ReplicatorOptions) {
     this.dbPath = opts.db;
     this.client = opts.replica;
     this.o = resolveReplicatorOptions(opts);
     this.emit = opts.onEvent ?? (() => {});
+    this.leaseOpt = opts.lease ?? true;
+    this.writer = opts.replica;
     this.maintenance = opts.maintenance;
     this.driver = opts.driver;
   }
@@ -81,8 +106,9 @@ export class Replicator {
     });
     try {
       this.unlock = acquireMetaLockFor(this.o.metaDir, this.dbPath);
+      if (this.leaseOpt !== false) await this.takeLease(signal);
       this.uploader = new Uploader(
-        this.client,
+        this.writer,
         this.db.staging,
         this.o.clock,
         (e) => {
@@ -93,7 +119,7 @@ export class Replicator {
         (error) => this.emit({ type: "error", db: this.dbPath, error, fatal: false }),
       );
       if (this.maintenance) {
-        this.maint = new Maintainer(this.client, {
+        this.maint = new Maintainer(this.writer, {
           ...this.maintenance,
           clock: this.o.clock,
           // Staged L0 files are read locally when still there: no GET for the common L1 compaction.
@@ -104,18 +130,62 @@ export class Replicator {
       const remote = await this.uploader.fetchReplicaTXID(signal);
       await this.db.resume(remote);
       await this.captureNow();
-      const snaps = await this.client.list(SNAPSHOT_LEVEL, { signal });
-      this.lastSnapshotAt = snaps.length ? snaps[snaps.length - 1]!.createdAt : 0;
-      if (snaps.length === 0 && this.o.initialSnapshot) await this.snapshot(signal);
+      const snaps = await this.writer.list(SNAPSHOT_LEVEL, { signal });
+      const newest = snaps[snaps.length - 1];
+      this.lastSnapshotAt = newest ? newest.createdAt : 0;
+      // A database whose page size changed since the newest snapshot (replaced, or rebuilt in rollback
+      // mode) cannot be restored from that snapshot plus level-0 files of another page size: start anew.
+      const resized =
+        newest !== undefined && (await snapshotPageSize(this.client, newest, signal)) !== this.db.pageSize;
+      if ((snaps.length === 0 && this.o.initialSnapshot) || resized) await this.snapshot(signal);
     } catch (e) {
       this.stopped = true;
       this.db.close();
+      await this.keeper?.stop().catch(() => {});
       this.unlock();
       throw e;
     }
     this.uploadLoopDone = this.uploadLoop();
     this.schedule();
     this.watchWal();
+  }
+
+  /** Before the first write: a second writer on the same replica path fails here, naming the holder. */
+  private async takeLease(signal?: AbortSignal): Promise<void> {
+    if (!leaseSupported(this.client)) {
+      this.emit({
+        type: "warning",
+        db: this.dbPath,
+        message: `no single-writer lease on ${this.client.type} replicas`,
+      });
+      return;
+    }
+    const opts = typeof this.leaseOpt === "object" ? this.leaseOpt : {};
+    // The lease compares wall clocks across processes: the real one, not the Replicator's (tests inject a
+    // virtual clock for timestamps and schedules), unless the lease options bring their own.
+    const { lease, conditionalWrites } = await openLease(this.client, { ...opts, signal });
+    if (!conditionalWrites.enforced) {
+      this.emit({
+        type: "warning",
+        db: this.dbPath,
+        message: `${this.client.location} ignores conditional writes (If-None-Match/If-Match): the single-writer lease cannot stop two walship processes that start at the same moment from corrupting this replica`,
+      });
+    }
+    await lease.acquire(signal);
+    this.keeper = new LeaseKeeper(lease, (e) => this.leaseLost(e), opts.clock);
+    this.keeper.start();
+    this.writer = new LeaseGuardedClient(this.client, this.keeper);
+  }
+
+  /** Another writer owns the replica now: stop uploading at once; capture into staging is harmless. */
+  private leaseLost(e: WalshipError): void {
+    this.emit({ type: "error", db: this.dbPath, error: e, fatal: true });
+    this.abort.abort();
+    this.uploadWake?.();
+  }
+
+  get lease(): Lease | null {
+    return this.keeper?.lease ?? null;
   }
 
   /** Watches the -wal file for changes; until it exists, each tick tries again (the timer drives capture). */
@@ -291,7 +361,7 @@ export class Replicator {
       const src = await this.db.imageSource();
       return encodeSnapshotFile(src, this.o.metaDir, this.o.clock.now());
     });
-    await uploadSnapshot(this.client, snap, signal);
+    await uploadSnapshot(this.writer, snap, signal);
     this.maint?.noteUploaded({
       level: SNAPSHOT_LEVEL,
       minTXID: 1n,
@@ -305,7 +375,7 @@ export class Replicator {
   }
 
   private async uploadLoop(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.stopped && !this.keeper?.lostError) {
       try {
         await this.uploader.uploadPending(this.abort.signal);
         if (this.uploader.replicaTXID >= this.db.txid) this.oldestUnuploadedAt = null;
@@ -338,7 +408,7 @@ export class Replicator {
     const deadline =
       opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : this.o.clock.now() + opts.timeoutMs;
     while (this.uploader.replicaTXID < target) {
-      if (this.uploader.fatalError) throw this.uploader.fatalError;
+      if (this.fatalError) throw this.fatalError;
       if (opts.signal?.aborted) throw new WalshipError("aborted", "sync aborted", { op: "sync" });
       if (this.o.clock.now() > deadline) {
         throw new WalshipError("storage_connection", "replica did not confirm in time", {
@@ -388,7 +458,7 @@ export class Replicator {
   }
 
   get fatalError(): WalshipError | null {
-    return this.uploader?.fatalError ?? null;
+    return this.keeper?.lostError ?? this.uploader?.fatalError ?? null;
   }
 
   /**
@@ -425,6 +495,8 @@ export class Replicator {
     } finally {
       await this.lock;
       this.db.close();
+      // After the drain: the last uploads still need the lease. A lost lease is not released.
+      await this.keeper?.stop().catch((e) => this.reportError(e));
       this.unlock();
     }
     return ok;

@@ -36,6 +36,8 @@ function describe(e: StoreEvent): [LogLevel, string, Record<string, unknown>] {
       return ["info", "snapshot", { db: e.db, txid: e.txid, bytes: e.bytes }];
     case "error":
       return ["error", e.error.oneLine(), { db: e.db, code: e.error.code, fatal: e.fatal }];
+    case "warning":
+      return ["warn", e.message, { db: e.db }];
     case "added":
       return ["info", "replicating", { db: e.db, replica: e.replica }];
     case "removed":

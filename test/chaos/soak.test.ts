@@ -4,7 +4,7 @@
  * locally only with WALSHIP_SOAK=1 (it takes two minutes of wall time). Needs `npm run build`.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { cliPath } from "../helpers/cli.js";
@@ -22,12 +22,14 @@ test(`soak: ${CI_SOAK_MINUTES} minutes, ${CI_SOAK_DBS} databases`, {
 }, async (t) => {
   const cli = process.env.WALSHIP_CLI ?? cliPath;
   if (!existsSync(cli)) assert.fail(`no build at ${cli}: run npm run build first`);
+  const parent = tempDir("walship-soak-");
   const r = await runSoak({
     minutes: Number(process.env.WALSHIP_SOAK_MINUTES ?? CI_SOAK_MINUTES),
     dbs: CI_SOAK_DBS,
     backend: "file",
-    dir: join(tempDir("walship-soak-"), "run"),
+    dir: join(parent, "run"),
   });
+  rmSync(parent, { recursive: true, force: true });
   const tr = r.trends;
   t.diagnostic(
     `soak: rss ${tr.rssMiB?.slopePerMin} MiB/min (peak ${r.peak.rssMiB}), heap ${tr.heapMiB?.slopePerMin} MiB/min (peak ${r.peak.heapMiB}), fds ${tr.fds?.slopePerMin}/min (peak ${r.peak.fds}), ${r.transactions} transactions, ${r.restoresChecked} restores`,

@@ -5,9 +5,9 @@
  * prints the seed and the command that replays it. walship runs from dist/: `npm run build` first.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { repoRoot } from "../helpers/cli.js";
 import { tempDir } from "../helpers/db.js";
 import { startS3Server } from "../helpers/s3-server.js";
@@ -20,6 +20,18 @@ const rounds = CI
   ? Math.max(CI_ROUNDS, Number(process.env.WALSHIP_CHAOS_ROUNDS ?? 0))
   : Number(process.env.WALSHIP_CHAOS_ROUNDS ?? 10);
 const seed = Number(process.env.WALSHIP_SEED ?? Date.now() % 1_000_000);
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temp parent for one run (runChaos removes only its own work directory). */
+function workDir(prefix: string): string {
+  const d = tempDir(prefix);
+  dirs.push(d);
+  return join(d, "run");
+}
 
 function built(): string | false {
   const dist = process.env.WALSHIP_DIST ?? join(repoRoot, "dist");
@@ -52,7 +64,7 @@ test(`chaos on S3 (versitygw behind the fault proxy): ${rounds} rounds, seed ${s
   const probe = await startS3Server();
   if ("skip" in probe) return t.skip(probe.skip);
   await probe.stop();
-  const r = await runChaos({ rounds, seed, backend: "s3", dir: join(tempDir("walship-chaos-s3-"), "run") });
+  const r = await runChaos({ rounds, seed, backend: "s3", dir: workDir("walship-chaos-s3-") });
   assertClean(r, t);
 });
 
@@ -66,7 +78,7 @@ test(`chaos on a directory replica (FaultyReplicaClient): ${Math.ceil(rounds / 3
     rounds: Math.ceil(rounds / 3),
     seed,
     backend: "file",
-    dir: join(tempDir("walship-chaos-file-"), "run"),
+    dir: workDir("walship-chaos-file-"),
   });
   assertClean(r, t);
 });
