@@ -1,7 +1,10 @@
 /**
  * Keeps a held lease alive: renews every TTL/3 and reports loss once. A renewal that fails with a storage
- * error is retried at the next interval; the lease counts as lost as soon as our own clock passes its
- * validUntil without a successful renewal, because from then on another writer may legitimately take it.
+ * error is retried at the next interval. Once our own clock passes validUntil without a successful
+ * renewal, another writer may legitimately take the lease, so writes stop; but the lease is lost only when
+ * a renewal proves someone else took it. A renewal is a conditional replace of our own record's version, so
+ * if it succeeds after an outage nobody wrote the record meanwhile (a successor must take the record before
+ * it writes replica data), and writes resume: a storage outage longer than the TTL does not end replication.
  *
  * guard() is the fence for writes: it throws when the lease is lost or close to running out, so a process
  * that was paused (SIGSTOP, a long GC, a suspended VM) does not upload after a successor took over.
@@ -9,7 +12,6 @@
 import { type Clock, systemClock } from "../clock.js";
 import { isWalshipError, WalshipError } from "../errors.js";
 import { type Lease, renewIntervalMs } from "./lease.js";
-import { leaseLost } from "./record.js";
 
 /** Writes stop this fraction of the TTL before the lease runs out: room for an in-flight PUT to land. */
 export const LEASE_WRITE_MARGIN_FRACTION = 1 / 6;
@@ -45,8 +47,7 @@ export class LeaseKeeper {
       .renew()
       .catch((e: unknown) => {
         if (isWalshipError(e, "replica_conflict")) return this.markLost(e);
-        if (this.clock.now() >= this.lease.validUntil) this.markLost(leaseLost(this.lease.location, null));
-        // Otherwise a storage hiccup: the lease is still ours for a while; the next interval retries.
+        // Otherwise a storage hiccup: the next interval retries; guard() holds writes back meanwhile.
       })
       .finally(() => {
         this.renewing = null;
@@ -59,16 +60,17 @@ export class LeaseKeeper {
     if (this.lost) throw this.lost;
     const margin = this.lease.ttlMs * LEASE_WRITE_MARGIN_FRACTION;
     if (this.clock.now() >= this.lease.validUntil - margin) {
-      if (this.clock.now() >= this.lease.validUntil) {
-        this.markLost(leaseLost(this.lease.location, null));
-        throw this.lost!;
-      }
-      throw new WalshipError("replica_conflict", `lease on ${this.lease.location} is about to expire`, {
-        op,
-        context: { path: this.lease.location },
-        hint: "renewals are failing (see the storage errors); writes resume once one succeeds",
-        retryable: true,
-      });
+      const expired = this.clock.now() >= this.lease.validUntil;
+      throw new WalshipError(
+        "replica_conflict",
+        `lease on ${this.lease.location} ${expired ? "expired" : "is about to expire"}`,
+        {
+          op,
+          context: { path: this.lease.location },
+          hint: "renewals are failing (see the storage errors); writes resume once one succeeds, unless another writer took the lease",
+          retryable: true,
+        },
+      );
     }
   }
 
