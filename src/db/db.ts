@@ -154,7 +154,10 @@ export class Db {
       this.walMap = new Map(scan.pages);
       this.pos = scan.position;
       this.walBytes = offset - WAL_HEADER_SIZE;
-      this.continuous = true;
+      // Not continuous yet: frames past `offset` may be unread, and if another connection checkpointed
+      // them all while walship was down, its read transaction sits on read mark 0, which lets the app
+      // restart the WAL over them. Continuity holds only from the first sync that reads to the end.
+      this.continuous = false;
       return true;
     } catch {
       return false;
@@ -187,6 +190,8 @@ export class Db {
   }
 
   private async syncOnce(): Promise<SyncResult | null | "retry"> {
+    // Continuity rests on a read transaction held since the last read to the end of the WAL.
+    if (!this.conn.holdsRead) this.continuous = false;
     this.conn.beginRead();
     const fh = await openWal(this.path);
     try {
@@ -282,8 +287,11 @@ export class Db {
         async () => !(fh && head.length === WAL_HEADER_SIZE) || sameHeader(fh, head),
       );
       if (path === null) {
+        // The frames this attempt read were overwritten before they were staged: only a file with every
+        // page is sure to carry what they changed.
         this.walMap = new Map();
         this.pos = null;
+        this.continuous = false;
         return "retry";
       }
       this.walMap = merged;
@@ -395,15 +403,20 @@ export class Db {
             if (caught.txCount > 0) this.hold(caught);
           }
           this.conn.endRead();
-          const r = this.conn.checkpoint("PASSIVE");
+          let r: { busy: number; log: number; checkpointed: number };
+          try {
+            r = this.conn.checkpoint("PASSIVE");
+          } finally {
+            // Re-taken under the barrier (no commit can happen before it), so continuity is kept.
+            this.beginReadOrBreak();
+          }
           if (r.busy === 0 && r.log >= 0 && r.checkpointed === r.log) {
             // Every frame is in the database file now, so it alone is the state at this TXID. The read
-            // transaction below gets SQLite's read mark 0, which does not stop the app from restarting the
+            // transaction gets SQLite's read mark 0, which does not stop the app from restarting the
             // WAL over the frames walMap points at; and a mark-0 reader does stop any checkpoint from
             // changing the database file, so reading pages from it stays correct until the next capture.
             this.walMap = new Map();
           }
-          this.conn.beginRead();
           return r;
         } finally {
           this.conn.releaseBarrier();
@@ -417,7 +430,17 @@ export class Db {
       return this.conn.checkpoint("TRUNCATE");
     } finally {
       this.continuous = false;
+      this.beginReadOrBreak();
+    }
+  }
+
+  /** Takes the read transaction; if that fails, the next capture cannot rely on continuity. */
+  private beginReadOrBreak(): void {
+    try {
       this.conn.beginRead();
+    } catch {
+      // syncOnce takes it again (and, seeing it was not held, drops continuity).
+      this.continuous = false;
     }
   }
 

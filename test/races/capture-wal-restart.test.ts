@@ -14,6 +14,7 @@ import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import { systemClock } from "../../src/clock.js";
 import { Db } from "../../src/db/db.js";
+import { applyToBuffer } from "../../src/ltx/apply.js";
 import { decodeLtx } from "../../src/ltx/decoder.js";
 import { tempDir } from "../helpers/db.js";
 
@@ -88,6 +89,65 @@ test("a level-0 file encoded across a WAL restart is never staged torn; the capt
     const bad = ltx.pages.filter((p) => !Buffer.from(p.data).equals(want[p.pgno - 1]!)).map((p) => p.pgno);
     assert.deepEqual(bad, [], `pages that are not the state at TXID ${res.txid}: ${bad.join(", ")}`);
     assert.equal(ltx.pages.length, want.length);
+  } finally {
+    db.close();
+    app.close();
+  }
+});
+
+test("a restart resumed at a staged position does not take a WAL restart for a continuation", async () => {
+  // walship stops (or is killed) with frames it has not read in the WAL; the app's own checkpoint copies
+  // them into the database file; walship restarts, anchors at its last staged position (same WAL
+  // generation) and so takes SQLite's read mark 0, which lets the app's next commit restart the WAL over
+  // those frames. The next file must still carry the pages they changed.
+  const path = join(dir, "resumed.db");
+  const metaDir = join(dir, "resumed-meta");
+  const app = new Database(path);
+  app.pragma("journal_mode = WAL");
+  app.pragma("wal_autocheckpoint = 0");
+  app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
+  const ins = app.prepare("INSERT INTO t (v) VALUES (randomblob(3000))");
+  const first = new Db({ path, metaDir, busyTimeoutMs: 5_000, clock: systemClock });
+  await first.resume(0n);
+  app.transaction(() => {
+    for (let i = 0; i < 20; i++) ins.run();
+  })();
+  const one = await first.sync();
+  assert.ok(one);
+  first.close();
+
+  // While walship is down: more commits (appended to the same WAL generation), then a full checkpoint.
+  app.transaction(() => {
+    for (let i = 0; i < 20; i++) ins.run();
+  })();
+  app.prepare("UPDATE t SET v = randomblob(2000) WHERE id <= 5").run();
+  const ck = app.pragma("wal_checkpoint(PASSIVE)") as { log: number; checkpointed: number }[];
+  assert.equal(ck[0]!.log, ck[0]!.checkpointed);
+
+  const db = new Db({ path, metaDir, busyTimeoutMs: 5_000, clock: systemClock });
+  try {
+    await db.resume(one.txid);
+    // The app's next commit restarts the WAL before walship reads it.
+    app.prepare("UPDATE t SET v = randomblob(1000) WHERE id = 30").run();
+    const two = await db.sync();
+    assert.ok(two);
+    const files = await db.staging.list();
+    assert.deepEqual(
+      files.map((f) => f.maxTXID),
+      [one.txid, two.txid],
+    );
+    const applied = await applyToBuffer(files.map((f) => readFileSync(f.path)));
+    const pageSize = db.pageSize;
+    db.close();
+    const want = pagesOf(app, path, pageSize);
+    const got = applied.image;
+    assert.equal(got.length, want.length * pageSize);
+    const bad: number[] = [];
+    for (let pg = 1; pg <= want.length; pg++) {
+      const a = Buffer.from(got.subarray((pg - 1) * pageSize, pg * pageSize));
+      if (!a.equals(want[pg - 1]!)) bad.push(pg);
+    }
+    assert.deepEqual(bad, [], `pages that differ from the app's database at TXID ${two.txid}`);
   } finally {
     db.close();
     app.close();
