@@ -15,6 +15,7 @@ import type { LeaseOptions } from "./lease/index.js";
 import type { ReplicaClient } from "./replica/client.js";
 import type { SqliteDriver } from "./sqlite/handle.js";
 import type { UploaderStatus } from "./upload/uploader.js";
+import type { ValidationResult } from "./verify/periodic.js";
 
 export type ReplicaEvent =
   | { type: "synced"; db: string; txid: bigint; pages: number; full: boolean }
@@ -23,7 +24,8 @@ export type ReplicaEvent =
   | { type: "snapshot"; db: string; txid: bigint; bytes: number }
   | { type: "error"; db: string; error: WalshipError; fatal: boolean }
   | { type: "warning"; db: string; message: string }
-  | { type: "maintenance"; db: string; event: MaintenanceEvent };
+  | { type: "maintenance"; db: string; event: MaintenanceEvent }
+  | ({ type: "validation"; db: string } & ValidationResult);
 
 export interface ReplicatorOptions {
   db: string;
@@ -37,6 +39,12 @@ export interface ReplicatorOptions {
   truncatePages?: number;
   /** 0 disables periodic snapshots (one is still taken when the replica has none). */
   snapshotIntervalMs?: number;
+  /**
+   * Check the whole replica (every file's checksum and structure, TXID continuity, the restore chain) this
+   * often in ms, in the background, and report a "validation" event. 0 or omitted: off (it costs a GET per
+   * replica file). The first check runs one interval after start.
+   */
+  validateIntervalMs?: number;
   /** SQLite driver for walship's own connections (default: the bundled better-sqlite3). */
   driver?: SqliteDriver;
   /** Take a snapshot at start when the replica has none (default true). */
@@ -86,6 +94,7 @@ export function resolveReplicatorOptions(opts: ReplicatorOptions): ResolvedRepli
     truncatePages: opts.truncatePages ?? DEFAULT_TRUNCATE_PAGES,
     snapshotIntervalMs: opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS,
     initialSnapshot: opts.initialSnapshot ?? true,
+    validateIntervalMs: opts.validateIntervalMs ?? 0,
     clock: opts.clock ?? systemClock,
   };
 }

@@ -30,6 +30,7 @@ import {
 } from "./replicator-options.js";
 import type { SqliteDriver } from "./sqlite/handle.js";
 import { Uploader } from "./upload/uploader.js";
+import { PeriodicValidator } from "./verify/periodic.js";
 
 export type { ReplicaEvent, ReplicatorOptions, ReplicatorStatus } from "./replicator-options.js";
 
@@ -55,6 +56,7 @@ export class Replicator {
   readonly dbPath: string;
   readonly client: ReplicaClient;
   private maint: Maintainer | null = null;
+  private validator: PeriodicValidator | null = null;
   private readonly maintenance: ReplicatorOptions["maintenance"];
   private readonly o: ResolvedReplicatorOptions;
   private readonly emit: (e: ReplicaEvent) => void;
@@ -125,6 +127,15 @@ export class Replicator {
           // Staged L0 files are read locally when still there: no GET for the common L1 compaction.
           localL0: (min, max) => this.db.staging.pathFor(min, max),
           onEvent: (event) => this.emit({ type: "maintenance", db: this.dbPath, event }),
+        });
+      }
+      if (this.o.validateIntervalMs > 0) {
+        this.validator = new PeriodicValidator(this.client, {
+          intervalMs: this.o.validateIntervalMs,
+          clock: this.o.clock,
+          // Holes are judged against the window retention keeps, so retention's deletions are not problems.
+          pitrWindowMs: this.maintenance ? this.maintenance.pitrWindowMs : undefined,
+          onResult: (r) => this.emit({ type: "validation", db: this.dbPath, ...r }),
         });
       }
       const remote = await this.uploader.fetchReplicaTXID(signal);
@@ -273,6 +284,7 @@ export class Replicator {
       // Not awaited: a long compaction must never hold up capture. run() joins a run still in progress
       // and reports its own errors as "maintenance" events; it costs no request when nothing is due.
       void this.maint?.run(this.abort.signal);
+      this.validator?.maybeStart(this.abort.signal);
     } catch (e) {
       this.reportError(e);
     }
@@ -481,6 +493,7 @@ export class Replicator {
       await this.snapshotInFlight?.catch(() => {});
       // The abort above stops a compaction mid-stream; its output is discarded whole, never half-written.
       await this.maint?.settled();
+      await this.validator?.settled();
       const ac = new AbortController();
       const t = setTimeout(() => ac.abort(), Math.max(0, deadline - this.o.clock.now()));
       try {

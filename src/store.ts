@@ -193,6 +193,7 @@ export class Store {
       checkpointIntervalMs: s.checkpointIntervalMs,
       truncatePages: s.truncatePages,
       maintenance: s.maintenance,
+      validateIntervalMs: s.validateIntervalMs,
       clock: this.opts.clock,
       onEvent: (e) => this.emit(e),
     });

@@ -54,7 +54,51 @@ function describe(e: StoreEvent): [LogLevel, string, Record<string, unknown>] {
       return [e.state === "open" ? "warn" : "info", `upload circuit breaker ${e.state}`, { db: e.db }];
     case "maintenance":
       return maintenanceLine(e.db, e.event);
+    case "validation":
+      return validationLines(e)[0]!;
   }
+}
+
+/** Problems listed one per line, up to this many; the rest are counted. */
+const MAX_PROBLEM_LINES = 20;
+
+type ValidationEvent = Extract<StoreEvent, { type: "validation" }>;
+
+/** A summary line, then one line per problem, so an operator sees exactly what is damaged. */
+function validationLines(e: ValidationEvent): Array<[LogLevel, string, Record<string, unknown>]> {
+  const at = { db: e.db, files: e.files, txid: e.latestTXID, ms: e.durationMs };
+  if (e.error) {
+    return [["warn", `validation could not finish: ${e.error.oneLine()}`, { db: e.db, code: e.error.code }]];
+  }
+  if (e.ok) return [["info", "validation: replica is whole", at]];
+  const n = e.problems.length;
+  const lines: Array<[LogLevel, string, Record<string, unknown>]> = [
+    [
+      "error",
+      `validation: replica has ${n} problem${n === 1 ? "" : "s"}; a restore may fail or be incomplete`,
+      at,
+    ],
+  ];
+  for (const p of e.problems.slice(0, MAX_PROBLEM_LINES)) {
+    lines.push([
+      "error",
+      `validation problem: ${p.message}`,
+      // A problem about the whole replica (no restore chain) names no file: leave those fields out. The
+      // LTX level is not called "level": in JSON logs that key is the log level.
+      Object.fromEntries(
+        Object.entries({
+          db: e.db,
+          kind: p.kind,
+          ltxLevel: p.level,
+          minTXID: p.minTXID,
+          maxTXID: p.maxTXID,
+        }).filter(([, v]) => v !== undefined),
+      ),
+    ]);
+  }
+  if (n > MAX_PROBLEM_LINES)
+    lines.push(["error", `validation: ${n - MAX_PROBLEM_LINES} more problems not listed`, { db: e.db }]);
+  return lines;
 }
 
 function maintenanceLine(db: string, ev: MaintenanceEvent): [LogLevel, string, Record<string, unknown>] {
@@ -153,8 +197,8 @@ export const command: Command = {
       onEvent: (e) => {
         metrics.observe(e);
         webhooks.observe(e);
-        const [lvl, msg, fields] = describe(e);
-        log(lvl, msg, fields);
+        const lines = e.type === "validation" ? validationLines(e) : [describe(e)];
+        for (const [lvl, msg, fields] of lines) log(lvl, msg, fields);
         if (e.type === "error" && e.fatal) {
           fatal ??= e.error;
           stop.abort();

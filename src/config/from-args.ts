@@ -22,6 +22,7 @@ export const CONFIG_FLAGS = {
   "busy-timeout": { type: "string" },
   "shutdown-timeout": { type: "string" },
   "restore-if-db-not-exists": { type: "boolean" },
+  "validate-interval": { type: "string" },
   "metrics-addr": { type: "string" },
   "no-metrics": { type: "boolean" },
   "log-format": { type: "string" },
@@ -40,6 +41,8 @@ export const CONFIG_FLAGS_USAGE = `  -c, --config FILE           walship.toml to
   --busy-timeout 5s           how long walship's connections wait for SQLite locks
   --shutdown-timeout 10s      how long to keep uploading after SIGINT/SIGTERM
   --restore-if-db-not-exists  restore a missing database from its replica before replicating
+  --validate-interval 6h      check every replica this often in the background (default 0 = off;
+                              each check reads every replica file)
   --metrics-addr HOST:PORT    /metrics, /health and the dashboard (default 127.0.0.1:16767)
   --no-metrics                do not listen at all
   --exec "CMD ARGS"           run the app as a child; exit with its status after a final upload
@@ -82,6 +85,12 @@ export function cliSettings(values: ConfigFlagValues, usage: string): CliSetting
       throw e;
     }
   }
+  const validate = dur("validate-interval");
+  if (validate !== undefined && validate > 0 && validate < 1000)
+    throw usageError(
+      "--validate-interval: at least 1s (each check reads the whole replica), or 0 = off",
+      usage,
+    );
   if (values.exec !== undefined && values.exec.trim() === "")
     throw usageError("--exec: empty command", usage);
   return {
@@ -93,6 +102,7 @@ export function cliSettings(values: ConfigFlagValues, usage: string): CliSetting
     minCheckpointPages: integerFlag(values["checkpoint-pages"], "checkpoint-pages", usage),
     truncatePages: integerFlag(values["truncate-pages"], "truncate-pages", usage),
     restoreIfDbNotExists: values["restore-if-db-not-exists"],
+    validateIntervalMs: validate,
     metricsAddr,
     logLevel: level as LogLevel | undefined,
     logFormat: format as "text" | "json" | undefined,

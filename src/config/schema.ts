@@ -42,6 +42,10 @@ export const CHECKPOINT = {
 
 export const SNAPSHOT = { interval: snapshotInterval } as const satisfies Spec;
 
+/** Periodic validation in watch: off by default, as each run reads (GETs) every file of the replica. */
+const validateInterval = duration({ min: 1000, zeroMeans: "off" });
+export const VALIDATION = { interval: validateInterval } as const satisfies Spec;
+
 /** Mirrors the compaction engine's policy (src/compaction/policy.ts): what is kept, for how long. */
 export const RETENTION = {
   enabled: boolean(),
@@ -96,6 +100,7 @@ export const DATABASE = {
   "checkpoint-interval": checkpointInterval,
   "truncate-pages": truncatePages,
   "restore-if-db-not-exists": boolean(),
+  "validation-interval": validateInterval,
 } as const satisfies Spec;
 
 /** Sub-tables of a [[databases]] entry that override the global table of the same name. */
@@ -105,6 +110,7 @@ export const SECTIONS = {
   sync: SYNC,
   checkpoint: CHECKPOINT,
   snapshot: SNAPSHOT,
+  validation: VALIDATION,
   retention: RETENTION,
   compaction: COMPACTION,
   s3: S3,

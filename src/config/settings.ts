@@ -23,7 +23,7 @@ import { WalshipError } from "../errors.js";
 import type { LogLevel } from "../log.js";
 import { boolean, type Field } from "./fields.js";
 import { type ConfigFile, configError, type DatabaseEntry } from "./load.js";
-import { CHECKPOINT, COMPACTION, RETENTION, SNAPSHOT, SYNC } from "./schema.js";
+import { CHECKPOINT, COMPACTION, RETENTION, SNAPSHOT, SYNC, VALIDATION } from "./schema.js";
 import type { KeyPath } from "./source-lines.js";
 
 /** Values given on the command line; they apply to every database. */
@@ -36,6 +36,8 @@ export interface CliSettings {
   truncatePages?: number;
   shutdownTimeoutMs?: number;
   restoreIfDbNotExists?: boolean;
+  /** --validate-interval: periodic validation of every replica (0 = off). */
+  validateIntervalMs?: number;
   /** null disables the listener (--no-metrics). */
   metricsAddr?: { host: string; port: number } | null;
   logLevel?: LogLevel;
@@ -51,6 +53,8 @@ export interface DatabaseSettings {
   checkpointIntervalMs: number;
   truncatePages: number;
   restoreIfDbNotExists: boolean;
+  /** Check the whole replica this often in the background (ms); 0 = off. */
+  validateIntervalMs: number;
   /**
    * Compaction and retention, in the shape of the compaction engine's PolicyOptions (Maintainer):
    * levels L1.. with their intervals, L0 retention (Infinity = keep), the point-in-time window,
@@ -204,6 +208,17 @@ export function dbSettings(
         own("restore-if-db-not-exists", v?.["restore-if-db-not-exists"]),
       ],
       false,
+    ),
+    validateIntervalMs: take(
+      rows,
+      "validation-interval",
+      VALIDATION.interval,
+      [
+        flag("validate-interval", cli.validateIntervalMs),
+        own("validation-interval", v?.["validation-interval"]),
+        glob("validation", "interval", g?.validation.interval),
+      ],
+      0,
     ),
     maintenance: {
       levels: take(

@@ -22,6 +22,9 @@ interface DbCounters {
   snapshots: number;
   snapshotBytes: number;
   diskFull: boolean;
+  /** Periodic validation runs by outcome, and the last one's time (s) and problem count. */
+  validations: { ok: number; problems: number; error: number };
+  lastValidation: { at: number; problems: number } | null;
   checkpoints: Map<string, { count: number; seconds: number; hist: Histogram }>;
 }
 
@@ -53,6 +56,8 @@ export class MetricsSink {
         snapshots: 0,
         snapshotBytes: 0,
         diskFull: false,
+        validations: { ok: 0, problems: 0, error: 0 },
+        lastValidation: null,
         checkpoints: new Map(),
       };
       this.dbs.set(db, c);
@@ -93,6 +98,13 @@ export class MetricsSink {
       case "upload_failed":
         c.uploadErrors++;
         break;
+      case "validation": {
+        const result = e.error ? "error" : e.ok ? "ok" : "problems";
+        c.validations[result]++;
+        // A run that could not finish judged nothing: the last verdict stands.
+        if (!e.error) c.lastValidation = { at: this.now() / 1000, problems: e.problems.length };
+        break;
+      }
       case "removed":
         this.dbs.delete(e.db);
         break;
@@ -250,6 +262,28 @@ export class MetricsSink {
       "counter",
       "Level-9 snapshots uploaded.",
       per((_v, c) => c.snapshots),
+    );
+    p.family(
+      "walship_validations_total",
+      "counter",
+      "Periodic validation runs, by result (ok, problems, error = could not finish).",
+      views.flatMap((v) =>
+        (["ok", "problems", "error"] as const).map(
+          (r) => [{ db: v.db, result: r }, this.counters(v.db).validations[r]] as [Labels, number],
+        ),
+      ),
+    );
+    p.family(
+      "walship_validation_problems",
+      "gauge",
+      "Problems the last finished validation found in the replica (0 = whole).",
+      per((_v, c) => c.lastValidation?.problems ?? null),
+    );
+    p.family(
+      "walship_last_validation_timestamp_seconds",
+      "gauge",
+      "When the last validation finished (Unix time).",
+      per((_v, c) => c.lastValidation?.at ?? null),
     );
     p.family(
       "walship_circuit_breaker_state",

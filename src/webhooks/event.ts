@@ -43,6 +43,8 @@ export function eventNameFor(e: StoreEvent): WebhookEventName | null {
       return "sync_failed";
     case "breaker":
       return e.state === "open" ? "circuit_breaker_open" : null;
+    case "validation":
+      return e.problems.length > 0 ? "corruption_detected" : null;
     default:
       return null;
   }
@@ -66,6 +68,12 @@ export function payloadFor(e: StoreEvent, name: WebhookEventName, now: number): 
       return {
         ...base,
         message: "upload circuit breaker opened: the replica keeps failing; retrying slowly",
+      };
+    case "validation":
+      return {
+        ...base,
+        message: `validation found ${e.problems.length} problem(s) in the replica: ${e.problems[0]?.message ?? ""}`,
+        code: e.problems.some((p) => p.code === "ltx_invalid") ? "ltx_invalid" : "replica_gap",
       };
     default:
       return { ...base, message: e.type };
