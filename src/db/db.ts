@@ -22,6 +22,8 @@ import type { SqliteDriver } from "../sqlite/handle.js";
 import { parseWalHeader, WAL_HEADER_SIZE, walFrameSize } from "../wal/header.js";
 import { readPage, scanWal, type WalPosition, type WalScan } from "../wal/reader.js";
 import { DbConnection } from "./connection.js";
+import { addHeld, type Held } from "./held.js";
+import { openImage, type PageSource } from "./image.js";
 import {
   allPages,
   type CaughtUp,
@@ -53,22 +55,6 @@ export interface SyncResult {
   path: string;
 }
 
-export interface PageSource {
-  pageSize: number;
-  commit: number;
-  txid: bigint;
-  /** Pages 1..commit (lock page skipped), each valid until the next call. */
-  pages(): AsyncGenerator<{ pgno: number; data: Uint8Array }>;
-}
-
-/** True when the WAL's header still carries the salts of `gen` (no restart since it was read). */
-async function walGenerationIs(fh: FileHandle, gen: WalPosition): Promise<boolean> {
-  const head = await readAt(fh, 0, WAL_HEADER_SIZE);
-  if (head.length < WAL_HEADER_SIZE || isZero(head)) return false;
-  const h = parseWalHeader(head);
-  return h.salt1 === gen.salt1 && h.salt2 === gen.salt2;
-}
-
 /** Rounds of "read to the end, take the lock, confirm nothing new" before a checkpoint is left to the next tick. */
 const BARRIER_ATTEMPTS = 5;
 /**
@@ -76,6 +62,8 @@ const BARRIER_ATTEMPTS = 5;
  * capture and the lock; normally a few pages). More than this and the checkpoint waits for a later tick.
  */
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
+
+export type { PageSource } from "./image.js";
 
 export class Db {
   readonly path: string;
@@ -345,35 +333,16 @@ export class Db {
    * no sync in between until the generator is done (the caller serialises them).
    */
   async imageSource(): Promise<PageSource> {
-    const fh = await openWal(this.path);
-    const map = this.walMap;
-    const gen = this.pos;
-    const self = this;
-    const commit = this.commit;
-    return {
+    const buf = new Uint8Array(this.pageSize);
+    return openImage({
+      db: this.path,
       pageSize: this.pageSize,
-      commit,
+      commit: this.commit,
       txid: this.txid,
-      async *pages() {
-        const buf = new Uint8Array(self.pageSize);
-        try {
-          for (const pgno of allPages(commit, self.pageSize)) {
-            yield { pgno, data: await self.readPageInto(pgno, map, fh, buf) };
-          }
-          // A WAL restart overwrites the frames `map` points at; only the salts can tell (see checkpoint()).
-          if (map.size > 0 && !(fh && gen && (await walGenerationIs(fh, gen)))) {
-            throw new WalshipError("wal_invalid", "the WAL restarted while the snapshot image was read", {
-              op: "snapshot",
-              context: { db: self.path, txid: self.txid },
-              hint: "the app wrote during the snapshot; walship takes it again at the next tick",
-              retryable: true,
-            });
-          }
-        } finally {
-          await fh?.close();
-        }
-      },
-    };
+      walMap: this.walMap,
+      generation: this.pos,
+      readPage: (pgno, map, fh) => this.readPageInto(pgno, map, fh, buf),
+    });
   }
 
   /**
@@ -445,32 +414,11 @@ export class Db {
   }
 
   /** Pages committed after the last staged file, read under the checkpoint barrier (see checkpoint()). */
-  private held: {
-    pages: Map<number, Uint8Array>;
-    prevCommit: number;
-    commit: number;
-    start: number;
-    end: number;
-    salt1: number;
-    salt2: number;
-  } | null = null;
+  private held: Held | null = null;
 
   private hold(c: CaughtUp): void {
-    const pos = this.pos!;
-    this.held ??= {
-      pages: new Map(),
-      prevCommit: this.commit,
-      commit: 0,
-      start: c.start,
-      end: c.end,
-      salt1: pos.salt1,
-      salt2: pos.salt2,
-    };
-    for (const [pgno, data] of c.pages) this.held.pages.set(pgno, data);
+    this.held = addHeld(this.held, c, this.commit, this.pos!);
     for (const [pgno, off] of c.offsets) this.walMap.set(pgno, off);
-    for (const pgno of [...this.held.pages.keys()]) if (pgno > c.commit) this.held.pages.delete(pgno);
-    this.held.commit = c.commit;
-    this.held.end = c.end;
     this.pos = c.position;
     this.walBytes = c.end - WAL_HEADER_SIZE;
   }

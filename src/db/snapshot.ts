@@ -11,7 +11,7 @@ import { LtxEncoder } from "../ltx/encoder.js";
 import { HEADER_FLAG_NO_CHECKSUM } from "../ltx/header.js";
 import { type ReplicaClient, SNAPSHOT_LEVEL } from "../replica/client.js";
 import { coalesce } from "./coalesce.js";
-import type { PageSource } from "./db.js";
+import type { PageSource } from "./image.js";
 import { readStagedHeader } from "./pages.js";
 
 export interface EncodedSnapshot {
