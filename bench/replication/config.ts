@@ -17,6 +17,9 @@
  *   verify = true                 # restore every database with the tool's own restore; count missing rows
  *   fail_on_loss = true           # exit non-zero when any committed row is missing
  *   lag_probe = true              # cross-check: also poll LIST on database 0 directly at the server
+ *   mode = "replication"          # or "requests": the request-budget run (requests.ts): per tool one idle
+ *                                 # and one busy database, every tool at its defaults, all tools at once
+ *   warmup = "10m"                # requests mode: per-hour rates are also given after this much of the window
  *   [restore_speed]
  *   sizes_mib = [100, 1024]
  *   repeats = 3
@@ -37,8 +40,13 @@ export interface RestoreSpeedConfig {
   tailTxs: number;
 }
 
+export type BenchMode = "replication" | "requests";
+
 export interface BenchConfig {
   file: string;
+  mode: BenchMode;
+  /** Requests mode: the start of the window left out of the "after warm-up" rates (start-up compactions). */
+  warmupMs: number;
   name: string;
   description: string;
   tools: ToolName[];
@@ -58,10 +66,10 @@ export interface BenchConfig {
 
 export function parseDurationMs(v: unknown, key: string): number {
   if (typeof v === "number") return v * 1000;
-  const m = typeof v === "string" ? /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim()) : null;
-  if (!m) throw new Error(`${key}: "${String(v)}" is not a duration like 10ms, 1s or 2m`);
-  const n = Number(m[1]);
-  return Math.round(m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000);
+  const m = typeof v === "string" ? /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim()) : null;
+  if (!m) throw new Error(`${key}: "${String(v)}" is not a duration like 10ms, 1s, 2m or 1h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Math.round(Number(m[1]) * unit);
 }
 
 export function formatMs(ms: number): string {
@@ -86,6 +94,8 @@ const TOP_KEYS = new Set([
   "fail_on_loss",
   "lag_probe",
   "restore_speed",
+  "mode",
+  "warmup",
 ]);
 const RESTORE_KEYS = new Set(["sizes_mib", "repeats", "tail_txs"]);
 
@@ -133,8 +143,13 @@ export function loadConfig(file: string): BenchConfig {
   const databases = int(raw.databases, where("databases"), 0, 1);
   const rate = raw.rate === undefined ? 10 : Number(raw.rate);
   if (!(rate > 0)) throw new Error(where("rate: must be > 0"));
+  const mode = raw.mode ?? "replication";
+  if (mode !== "replication" && mode !== "requests")
+    throw new Error(where(`mode: "${String(mode)}" is not "replication" or "requests"`));
   return {
     file,
+    mode,
+    warmupMs: parseDurationMs(raw.warmup ?? "0s", where("warmup")),
     name,
     description: String(raw.description ?? ""),
     tools: tools as ToolName[],

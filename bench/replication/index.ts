@@ -159,6 +159,7 @@ function mergeInto(prev: CellResult, res: CellResult): CellResult {
 
 export function part(file: string): () => Promise<BenchPart> {
   return async () => async (args) => {
+    if (loadConfig(file).mode === "requests") return (await import("./requests-part.js")).run(file, args);
     const opts = parseArgs(args);
     let res = await runConfig(file, opts);
     const out = join(resultsDir, `${res.name}.json`);

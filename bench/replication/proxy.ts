@@ -56,6 +56,19 @@ export interface ObjectAck {
 
 const LTX_KEY = /(?:^|\/)[0-9a-f]{4}\/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
 
+/**
+ * What a request was for, so a budget can be split by purpose: "list" (any LIST), "ltx" (an LTX object),
+ * "lease" (walship's single-writer lease object, lock.json) or "other" (e.g. walship's start-up probe of
+ * conditional writes).
+ */
+export type KeyClass = "list" | "ltx" | "lease" | "other";
+
+export function keyClass(kind: RequestKind, key: string): KeyClass {
+  if (kind === "LIST") return "list";
+  if (LTX_KEY.test(key)) return "ltx";
+  return /(?:^|\/)lock\.json$/.test(key) ? "lease" : "other";
+}
+
 export function classify(method: string, key: string, q: URLSearchParams): RequestKind {
   switch (method) {
     case "GET":
@@ -78,6 +91,8 @@ export function classify(method: string, key: string, q: URLSearchParams): Reque
 
 export class CountingProxy {
   counts: Counts = {};
+  /** The same requests, counted per key class (see keyClass). */
+  byClass: Record<KeyClass, Counts> = { list: {}, ltx: {}, lease: {}, other: {} };
   errors: Counts = {};
   bytesUp = 0;
   bytesDown = 0;
@@ -114,6 +129,12 @@ export class CountingProxy {
     return { ...this.counts };
   }
 
+  /** A copy of the per-class counters. */
+  snapshotByClass(): Record<KeyClass, Counts> {
+    const b = this.byClass;
+    return { list: { ...b.list }, ltx: { ...b.ltx }, lease: { ...b.lease }, other: { ...b.other } };
+  }
+
   private spool(chunks: Buffer[]): { offset: number; length: number } {
     const offset = this.spoolAt;
     for (const c of chunks) {
@@ -130,6 +151,8 @@ export class CountingProxy {
     const method = req.method ?? "GET";
     const kind = classify(method, key, url.searchParams);
     this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    const perClass = this.byClass[keyClass(kind, key)];
+    perClass[kind] = (perClass[kind] ?? 0) + 1;
     const isLtx = LTX_KEY.test(key);
     const keepBody = isLtx && (kind === "PUT" || kind === "PUT_PART");
     const chunks: Buffer[] = [];

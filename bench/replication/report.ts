@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CellResult } from "./index.js";
+import { budgetSection } from "./requests-report.js";
 import type { ToolRunResult } from "./run.js";
 
 const COLORS: Record<string, string> = { walship: "#1f77b4", litestream: "#d62728", walrust: "#ff7f0e" };
@@ -500,6 +501,7 @@ export function writeReport(dir: string): string[] {
   ];
   const rs = results.flatMap((c) => restoreRows(c));
   if (rs.length) md.push("", "## Restore speed", "", RESTORE_HEADER, RESTORE_RULE, ...rs);
+  md.push(...budgetSection(dir));
   const failures = results.flatMap((c) => c.failures.map((f) => `- ${c.name}: ${f}`));
   if (failures.length) md.push("", "## Failures and problems", "", ...failures);
   md.push(

@@ -83,14 +83,14 @@ function scale(c: Counts, f: number, digits = 2): Counts {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface WriterProc {
+export interface WriterProc {
   child: ChildProcess;
   spec: WriterSpec;
   sampler: ProcSampler | null;
   wait(type: string): Promise<void>;
 }
 
-function forkWriter(spec: WriterSpec): WriterProc {
+export function forkWriter(spec: WriterSpec): WriterProc {
   const child = fork(join(import.meta.dirname, "writer.ts"), [JSON.stringify(spec)], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],

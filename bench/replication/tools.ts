@@ -111,7 +111,7 @@ export interface ToolProcess {
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
-function launch(
+export function launch(
   tool: ToolName,
   bin: string,
   args: string[],
