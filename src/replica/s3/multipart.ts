@@ -31,9 +31,18 @@ export interface UploadOptions {
 
 const OP = "replica.write";
 
+/**
+ * First buffer of a streamed body (bytes); it doubles up to the part size as data arrives. Most streamed
+ * bodies (the start-up snapshot of a small database, a compacted level-1 file) are KiB, not MiB: a whole
+ * 5 MiB part allocated up front for each was walship's largest allocation by far (10 MiB per database
+ * in the first minute), and freeing blocks that size raises glibc's mmap threshold, after which smaller
+ * buffers fragment its heap instead of going back to the system.
+ */
+const FIRST_PART_BUFFER_BYTES = 64 * 1024;
+
 /** Splits an async byte stream into parts of exactly partSize; the last part may be shorter (or equal). */
 async function* streamParts(src: AsyncIterable<Uint8Array>, partSize: number): AsyncGenerator<Part> {
-  let buf = new Uint8Array(partSize);
+  let buf = new Uint8Array(Math.min(partSize, FIRST_PART_BUFFER_BYTES));
   let fill = 0;
   for await (const chunk of src) {
     let off = 0;
@@ -44,7 +53,12 @@ async function* streamParts(src: AsyncIterable<Uint8Array>, partSize: number): A
         buf = new Uint8Array(partSize);
         fill = 0;
       }
-      const n = Math.min(partSize - fill, chunk.length - off);
+      if (fill === buf.length) {
+        const grown = new Uint8Array(Math.min(partSize, buf.length * 2));
+        grown.set(buf);
+        buf = grown;
+      }
+      const n = Math.min(buf.length - fill, chunk.length - off);
       buf.set(chunk.subarray(off, off + n), fill);
       fill += n;
       off += n;
