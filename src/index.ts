@@ -3,6 +3,7 @@
  * it on boot; the CLI is built on the same calls.
  */
 
+import { systemClock } from "./clock.js";
 import { WalshipError } from "./errors.js";
 import type { ReplicaClient } from "./replica/client.js";
 import { parseReplicaUrl } from "./replica/url.js";
@@ -14,6 +15,7 @@ import {
 } from "./replicator.js";
 import { type RestoreOptions, type RestoreResult, restore as restoreImpl } from "./restore/restore.js";
 import type { SqliteDriver } from "./sqlite/handle.js";
+import { startWithRetry } from "./start-retry.js";
 
 export { type ErrorCode, EXIT_CODES, WalshipError } from "./errors.js";
 export type { LtxFileInfo, ReplicaClient, RequestCounts } from "./replica/client.js";
@@ -42,6 +44,12 @@ export interface ReplicateOptions extends Omit<ReplicatorOptions, "replica" | "d
   replica: ReplicaRef;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /**
+   * How long start-up retries storage errors that retrying can fix, such as throttling or a 5xx
+   * (ms; default START_RETRY_WINDOW_MS, 60 s; 0 fails at once). A wrong endpoint or bad credentials fail
+   * at once regardless.
+   */
+  startRetryWindowMs?: number;
 }
 
 export interface Replication {
@@ -136,21 +144,39 @@ export async function replicate(opts: ReplicateOptions): Promise<Replication> {
   if (opts.signal?.aborted)
     throw new WalshipError("aborted", "replicate aborted before it started", { op: "replicate" });
   const hub = new EventHub();
-  const { env: _env, signal: _signal, ...rest } = opts;
-  const r = new Replicator({
-    ...rest,
-    // Compaction and retention run by default, as under `walship watch`; `maintenance: false` turns them off.
-    maintenance: rest.maintenance ?? {},
-    db: path,
-    driver,
-    replica: c,
-    onEvent: (e) => {
-      opts.onEvent?.(e);
-      hub.emit(e);
-    },
-  });
+  const { env: _env, signal: _signal, startRetryWindowMs: _window, ...rest } = opts;
+  const make = () =>
+    new Replicator({
+      ...rest,
+      // Compaction and retention run by default, as under `walship watch`; `maintenance: false` turns them off.
+      maintenance: rest.maintenance ?? {},
+      db: path,
+      driver,
+      replica: c,
+      onEvent: (e) => {
+        opts.onEvent?.(e);
+        hub.emit(e);
+      },
+    });
+  let r: Replicator;
   try {
-    await r.start(opts.signal);
+    r = await startWithRetry(
+      async () => {
+        const attempt = make();
+        await attempt.start(opts.signal);
+        return attempt;
+      },
+      {
+        clock: opts.clock ?? systemClock,
+        signal: opts.signal,
+        windowMs: opts.startRetryWindowMs,
+        onRetry: (error) => {
+          const e: ReplicaEvent = { type: "error", db: path, error, fatal: false };
+          opts.onEvent?.(e);
+          hub.emit(e);
+        },
+      },
+    );
   } catch (e) {
     if (typeof opts.replica === "string") await c.close();
     throw e;
@@ -219,6 +245,7 @@ export {
   type FollowStatus,
   follow,
 } from "./follow/follow.js";
+export { START_RETRY_WINDOW_MS } from "./start-retry.js";
 export { type DatabaseView, Store, type StoreEvent, type StoreOptions } from "./store.js";
 export type { VerifyProblem } from "./verify/problems.js";
 export { type VerifyReport, verifyReplica } from "./verify/verify.js";

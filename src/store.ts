@@ -17,6 +17,7 @@ import { WalshipError } from "./errors.js";
 import type { Logger } from "./log.js";
 import type { ReplicaClient } from "./replica/client.js";
 import { type ReplicaEvent, Replicator, type ReplicatorStatus } from "./replicator.js";
+import { startWithRetry } from "./start-retry.js";
 
 /** How often globs are re-scanned for new or deleted databases (ms): a new tenant is protected within seconds. */
 export const GLOB_POLL_INTERVAL_MS = 3_000;
@@ -70,6 +71,8 @@ export interface StoreOptions {
    * start(): with --exec the app creates its database after walship starts.
    */
   waitForListed?: boolean;
+  /** How long start-up retries storage errors that retrying can fix (ms; 0: fail at once). */
+  startRetryWindowMs?: number;
   clock?: Clock;
 }
 
@@ -155,13 +158,19 @@ export class Store {
       while (next < todo.length && !this.closed && !signal?.aborted) {
         const w = todo[next++]!;
         if (this.dbs.get(w.db)?.state === "running") continue;
-        await this.startOne(w.db, w.replica, w.spec, first);
+        await this.startOne(w.db, w.replica, w.spec, first, signal);
       }
     };
     await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, todo.length) }, worker));
   }
 
-  private async startOne(db: string, replica: string, spec: DatabaseSpec, first: boolean): Promise<void> {
+  private async startOne(
+    db: string,
+    replica: string,
+    spec: DatabaseSpec,
+    first: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
     let m = this.dbs.get(db);
     if (!m) {
       const client = makeReplicaClient(replica, this.opts.s3 ?? {}, this.opts.env ?? process.env);
@@ -183,22 +192,37 @@ export class Store {
       this.dbs.set(db, m);
     }
     const s = spec.settings;
-    const r = new Replicator({
-      db,
-      replica: m.client,
-      syncIntervalMs: s.syncIntervalMs,
-      busyTimeoutMs: s.busyTimeoutMs,
-      snapshotIntervalMs: s.snapshotIntervalMs,
-      minCheckpointPages: s.minCheckpointPages,
-      checkpointIntervalMs: s.checkpointIntervalMs,
-      truncatePages: s.truncatePages,
-      maintenance: s.maintenance,
-      validateIntervalMs: s.validateIntervalMs,
-      clock: this.opts.clock,
-      onEvent: (e) => this.emit(e),
-    });
+    const make = () =>
+      new Replicator({
+        db,
+        replica: m.client,
+        syncIntervalMs: s.syncIntervalMs,
+        busyTimeoutMs: s.busyTimeoutMs,
+        snapshotIntervalMs: s.snapshotIntervalMs,
+        minCheckpointPages: s.minCheckpointPages,
+        checkpointIntervalMs: s.checkpointIntervalMs,
+        truncatePages: s.truncatePages,
+        maintenance: s.maintenance,
+        validateIntervalMs: s.validateIntervalMs,
+        clock: this.opts.clock,
+        onEvent: (e) => this.emit(e),
+      });
+    let r: Replicator;
     try {
-      await r.start();
+      r = await startWithRetry(
+        async () => {
+          const attempt = make();
+          await attempt.start(signal);
+          return attempt;
+        },
+        {
+          clock: this.clock,
+          signal,
+          windowMs: this.opts.startRetryWindowMs,
+          // Not fatal: the storage may recover within the window; the database is not replicated meanwhile.
+          onRetry: (error) => this.emit({ type: "error", db, error, fatal: false }),
+        },
+      );
     } catch (e) {
       if ((spec.glob || this.opts.waitForListed) && notReadyYet(e)) {
         if (m.state !== "waiting") this.emit({ type: "waiting", db, error: e });
