@@ -73,6 +73,10 @@ export interface ChaosReport {
 const ROUND_MAX_MS = 1_500;
 /** How often (ms) the harness asks walship for an acknowledgement. */
 const SYNC_EVERY_MS = 120;
+/** Share of rounds that start walship on a quiet, fully checkpointed WAL (see writer.ts "q"/"g"). */
+const QUIET_START_RATE = 0.25;
+/** The app commits again at a random moment up to this long (ms) after walship's process is spawned. */
+const QUIET_START_MAX_MS = 800;
 /** walship starts within this (ms) or the round counts as a failed start. */
 const START_TIMEOUT_MS = 20_000;
 /**
@@ -178,8 +182,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   // ---- the app -----------------------------------------------------------------------------------------
   let committed = 0;
   const writer = spawn(process.execPath, ["--import", "tsx", WRITER, db, "1", String(o.txPerSecond ?? 120)], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  writer.stdin?.on("error", () => {});
   let writerErr = "";
   writer.stderr?.on("data", (d) => (writerErr = (writerErr + d).slice(-2000)));
   createInterface({ input: writer.stdout! }).on("line", (l) => {
@@ -276,7 +281,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const killAt = mode < 0.5 && !recovery ? { point, nth: 1 + Math.floor(rnd() * 3) } : undefined;
       const wirePut = o.backend === "s3" && mode >= 0.5 && mode < 0.65 && !recovery;
       const acksBefore = report.syncs.acknowledged;
+      // Sometimes the app checkpoints everything and pauses while walship is down, and commits again a
+      // moment after walship starts: walship then resumes on read mark 0 under a WAL restart.
+      const quiet = rnd() < QUIET_START_RATE;
+      if (quiet) {
+        writer.stdin?.write("q\n");
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const child = startChild(killAt);
+      if (quiet) setTimeout(() => writer.stdin?.write("g\n"), rnd() * QUIET_START_MAX_MS);
       const started = await Promise.race([
         child.ready,
         new Promise<boolean>((r) => setTimeout(() => r(false), START_TIMEOUT_MS)),
