@@ -10,6 +10,7 @@
  *     [--wrap "heaptrack -o /tmp/ht"]   (a wrapper command; the node process below it is measured)
  *     [--config]   (databases in a walship.toml instead of the command line, which heaptrack cannot take)
  *     [--levels 24h]   (compaction levels, as in the benchmark's Litestream config; implies --config)
+ *     [--dist /tmp/other-build/dist]   (another build of walship, for before/after runs on one probe)
  *
  * Prints one JSON line with idle / steady (median of the second half of the write window) / peak values
  * and the replicas' lag (from each database's status.json), so runs before and after a change compare
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     wrap: { type: "string", default: "" },
     config: { type: "boolean", default: false },
     levels: { type: "string" },
+    dist: { type: "string", default: join(import.meta.dirname, "..", "dist") },
   },
 });
 const N = Number(values.dbs);
@@ -181,7 +183,7 @@ async function main(): Promise<void> {
     writeFileSync(hook, HOOK);
     const samplesFile = join(work, "samples.jsonl");
     const args = [...values["node-args"].split(" ").filter(Boolean), "--import", hook];
-    args.push(join(import.meta.dirname, "..", "dist", "cli", "main.js"), "watch");
+    args.push(join(values.dist, "cli", "main.js"), "watch");
     const urls = dbs.map((_, i) => s3Url(server.bucket, `db-${i}`, server.endpoint));
     if (values.config || values.levels) {
       const levels = values.levels ? `[compaction]\nlevels = ["${values.levels}"]\n\n` : "";
@@ -278,6 +280,7 @@ async function main(): Promise<void> {
     };
     const result = {
       label: values.label,
+      dist: values.dist,
       dbs: N,
       rate: RATE,
       nodeArgs: values["node-args"],

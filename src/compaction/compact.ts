@@ -8,11 +8,13 @@
  * partial object.
  */
 import { WalshipError } from "../errors.js";
+import { Limiter } from "../limiter.js";
 import { type CompactResult, compactLtx } from "../ltx/compactor.js";
 import { LtxDecoder } from "../ltx/decoder.js";
 import { formatLtxFilename } from "../ltx/filename.js";
 import type { LtxFileInfo, ReplicaClient } from "../replica/client.js";
 import { ChunkPipe } from "./pipe.js";
+import { MAX_CONCURRENT_COMPACTIONS } from "./policy.js";
 import type { CompactionJob } from "./select.js";
 import { type InputOptions, InputSet } from "./sources.js";
 
@@ -25,10 +27,22 @@ export interface CompactedFile extends LtxFileInfo {
   durationMs: number;
 }
 
-export async function runCompaction(
+/** Shared by every Maintainer in the process (one per database): see MAX_CONCURRENT_COMPACTIONS. */
+const compactionSlots = new Limiter(MAX_CONCURRENT_COMPACTIONS);
+
+/** Runs the job once one of the process's compaction slots is free (an abort ends the wait). */
+export function runCompaction(
   client: ReplicaClient,
   job: CompactionJob,
   opts: InputOptions & { now?: () => number } = {},
+): Promise<CompactedFile> {
+  return compactionSlots.run(() => compactNow(client, job, opts), opts.signal, "compaction");
+}
+
+async function compactNow(
+  client: ReplicaClient,
+  job: CompactionJob,
+  opts: InputOptions & { now?: () => number },
 ): Promise<CompactedFile> {
   const now = opts.now ?? Date.now;
   const t0 = now();

@@ -42,6 +42,13 @@ export const DEFAULT_MAX_INPUTS = 64;
 /** Bytes per ranged GET of a remote input; with DEFAULT_MAX_INPUTS this caps read buffers near 64 MiB. */
 export const REMOTE_RANGE_BYTES = 1024 * 1024;
 /**
+ * Compactions running at once in the whole process, over all its databases. Every database's level 1 is
+ * due at the same wall-clock boundary, and each compaction holds a read buffer and a decoder per input:
+ * without a bound, 300 databases compacting together added 100 MiB of RSS (docs/performance.md). Four
+ * keep a compaction's sequential ranged GETs from idling the CPU while bounding memory to four jobs.
+ */
+export const MAX_CONCURRENT_COMPACTIONS = 4;
+/**
  * Every level is re-listed this often (ms) to pick up files written by others (snapshots, a manual
  * `walship compact`). 10 LISTs per refresh: 20 LIST/hour for an idle database.
  */
