@@ -143,18 +143,37 @@ function forkWriter(spec: WriterSpec): { child: ChildProcess; wait(type: string)
   };
 }
 
-/** Median and worst replica lag over the databases right now, from each one's status.json. */
-function lagNow(dbs: string[]): { median: number; max: number } {
+/**
+ * From each database's status.json: the replica's lag as walship reports it (time since the oldest
+ * captured transaction not yet uploaded), and how long ago the last capture ran, which grows when
+ * captures themselves fall behind (walship's own lag figure cannot see that).
+ */
+function lagNow(dbs: string[]): {
+  median: number;
+  max: number;
+  sinceCaptureMedian: number;
+  sinceCaptureP90: number;
+} {
   const lags: number[] = [];
+  const since: number[] = [];
+  const now = Date.now();
   for (const db of dbs) {
     const dir = join(db, "..", `.${db.split("/").pop()}-walship`);
     try {
-      lags.push(
-        (JSON.parse(readFileSync(join(dir, "status.json"), "utf8")) as { lagSeconds: number }).lagSeconds,
-      );
+      const st = JSON.parse(readFileSync(join(dir, "status.json"), "utf8")) as {
+        lagSeconds: number;
+        lastSyncAt: number | null;
+      };
+      lags.push(st.lagSeconds);
+      if (st.lastSyncAt) since.push((now - st.lastSyncAt) / 1000);
     } catch {}
   }
-  return { median: median(lags), max: lags.length ? Math.max(...lags) : 0 };
+  return {
+    median: median(lags),
+    max: lags.length ? Math.max(...lags) : 0,
+    sinceCaptureMedian: median(since),
+    sinceCaptureP90: quantile(since, 0.9),
+  };
 }
 
 async function main(): Promise<void> {
@@ -228,7 +247,7 @@ async function main(): Promise<void> {
     const idle = readProc(pid)!;
     const goAt = Date.now();
     writer.child.send({ type: "go" });
-    const lags: Array<{ t: number; median: number; max: number }> = [];
+    const lags: Array<{ t: number } & ReturnType<typeof lagNow>> = [];
     const cpu0 = idle.cpuS;
     let snapshotDone = false;
     const done = writer.wait("done");
@@ -299,6 +318,8 @@ async function main(): Promise<void> {
           0.9,
         ),
       ),
+      sinceCaptureMedianS: r1(median(secondHalf.map((l) => l.sinceCaptureMedian))),
+      sinceCaptureP90S: r1(median(secondHalf.map((l) => l.sinceCaptureP90))),
       writerTxPerS: Math.round(wr.txs / ((wr.endMs - wr.startMs) / 1000)),
       resources: steady[steady.length - 1]?.res,
       exit,

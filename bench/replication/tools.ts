@@ -1,11 +1,12 @@
 /**
  * The tools under test, run as separate processes so their RSS and CPU can be read from /proc:
  *
- * - walship: `node dist/cli/main.js watch <db> <url> ... --sync-interval X --snapshot-interval 24h`
- *   (the CLI as users run it; `npm run build` first).
+ * - walship: `node dist/cli/main.js watch --config walship.toml --sync-interval X --snapshot-interval 24h`
+ *   (the CLI as users run it; `npm run build` first), the config listing the databases and one
+ *   compaction level of 24h.
  * - Litestream v0.5.17: `litestream replicate -config <yaml>` with one `dbs:` entry per database,
  *   monitor-interval = sync-interval = X, snapshot interval 24h (its default) and compaction levels
- *   pushed to 24h (walship's `watch` does not compact; see docs/performance.md).
+ *   pushed to 24h, so that neither tool compacts during a run (see docs/performance.md).
  *
  * Both get the same S3 endpoint (the counting proxy), bucket, credentials and one replica path per
  * database (db-0000, db-0001, ...). Restores use each tool's own CLI.
@@ -168,10 +169,25 @@ function pathOf(o: ToolRunOptions, i: number): string {
   return o.paths?.[i] ?? replicaPath(i);
 }
 
+/**
+ * walship's databases and its compaction levels, in a config file: compaction has no flag, and Litestream
+ * runs with its one level pushed to 24 h (litestreamConfig), so walship gets the same one level rather
+ * than its 30 s / 5 min / 1 h defaults, and neither tool compacts during a run.
+ */
+function walshipConfig(o: ToolRunOptions): string {
+  const lines = ["[compaction]", 'levels = ["24h"]', ""];
+  for (const [i, db] of o.dbs.entries()) {
+    lines.push("[[databases]]", `path = ${JSON.stringify(db)}`);
+    lines.push(`replica = ${JSON.stringify(s3Url(o.bucket, pathOf(o, i), o.endpoint))}`, "");
+  }
+  return lines.join("\n");
+}
+
 export function startWalship(o: ToolRunOptions): ToolProcess {
   if (!existsSync(walshipCli)) throw new Error(`${walshipCli} is missing: run npm run build first`);
-  const args = [walshipCli, "watch"];
-  for (const [i, db] of o.dbs.entries()) args.push(db, s3Url(o.bucket, pathOf(o, i), o.endpoint));
+  const cfg = join(o.workDir, "walship.toml");
+  writeFileSync(cfg, walshipConfig(o));
+  const args = [walshipCli, "watch", "--config", cfg];
   args.push(
     "--sync-interval",
     formatMs(o.syncIntervalMs),

@@ -36,7 +36,7 @@ export function runCompaction(
   job: CompactionJob,
   opts: InputOptions & { now?: () => number } = {},
 ): Promise<CompactedFile> {
-  return compactionSlots.run(() => compactNow(client, job, opts), opts.signal, "compaction");
+  return compactionSlots.run(() => compactNow(client, job, opts), { signal: opts.signal, op: "compaction" });
 }
 
 async function compactNow(

@@ -13,11 +13,21 @@ import type { Clock } from "../clock.js";
 import { readStagedHeader } from "../db/pages.js";
 import type { StagedFile, Staging } from "../db/staging.js";
 import { WalshipError } from "../errors.js";
+import { Limiter } from "../limiter.js";
+import { decodeHeader, HEADER_SIZE } from "../ltx/header.js";
 import type { ReplicaClient } from "../replica/client.js";
 import { backoffDelay } from "../replica/retry.js";
 
 /** Staged files up to this size (bytes) are read into memory for upload; larger ones are streamed. */
 const READ_WHOLE_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes of staged files being uploaded at once in the whole process, over all databases (a streamed
+ * file counts as READ_WHOLE_BYTES). It bounds upload buffers whatever the number of databases, yet at
+ * the usual level-0 file of tens of KiB it still lets hundreds of PUTs run at once: 1000 databases at one
+ * PUT per second each keep up with a store that takes several hundred ms per PUT.
+ */
+export const UPLOAD_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+const uploadBudget = new Limiter(UPLOAD_BYTES_IN_FLIGHT);
 
 /** First retry delay ceiling (ms) after a failed upload; doubles per failure. */
 export const UPLOAD_BACKOFF_BASE_MS = 250;
@@ -142,23 +152,27 @@ export class Uploader {
   }
 
   private async uploadOne(f: StagedFile, signal?: AbortSignal): Promise<void> {
-    let hdr: Awaited<ReturnType<typeof readStagedHeader>>;
-    let size: number;
-    let bytes: Uint8Array | null = null;
-    try {
-      hdr = await readStagedHeader(f.path);
-      size = await this.staging.size(f);
-      // Small files (nearly every L0) are read whole: a local read error then can never be mistaken for a
-      // storage error, and the request carries a plain body.
-      if (size <= READ_WHOLE_BYTES) bytes = await readFile(f.path);
-    } catch (e) {
-      throw new WalshipError("internal", `cannot read staged file ${f.path}: ${(e as Error).message}`, {
-        op: "upload",
-        context: { path: f.path, minTXID: f.minTXID, maxTXID: f.maxTXID },
-        retryable: true,
-        cause: e,
-      });
-    }
+    const size = await this.localRead(f, () => this.staging.size(f));
+    // The process-wide byte budget is taken before the file is read: with many databases behind at once,
+    // memory is bounded by the budget, not by the number of databases.
+    await uploadBudget.run(() => this.send(f, size, signal), {
+      signal,
+      op: "upload",
+      weight: Math.min(size, READ_WHOLE_BYTES),
+    });
+    this.replicaTXID = f.maxTXID;
+    this.failures = 0;
+    this.lastUploadAt = this.clock.now();
+    this.onUpload({ type: "uploaded", minTXID: f.minTXID, maxTXID: f.maxTXID, bytes: size });
+  }
+
+  private async send(f: StagedFile, size: number, signal?: AbortSignal): Promise<void> {
+    // Small files (nearly every L0) are read whole, header included: one read, a local read error can
+    // never be mistaken for a storage error, and the request carries a plain body.
+    const bytes = size <= READ_WHOLE_BYTES ? await this.localRead(f, () => readFile(f.path)) : null;
+    const hdr = await this.localRead(f, async () =>
+      bytes ? decodeHeader(bytes.subarray(0, HEADER_SIZE)) : readStagedHeader(f.path),
+    );
     const body = bytes ?? createReadStream(f.path);
     // A client that fails before reading the stream must not leak its descriptor or an error event.
     if (!(body instanceof Uint8Array)) body.on("error", () => {});
@@ -167,10 +181,20 @@ export class Uploader {
     } finally {
       if (!(body instanceof Uint8Array)) body.destroy();
     }
-    this.replicaTXID = f.maxTXID;
-    this.failures = 0;
-    this.lastUploadAt = this.clock.now();
-    this.onUpload({ type: "uploaded", minTXID: f.minTXID, maxTXID: f.maxTXID, bytes: size });
+  }
+
+  /** A failure reading the staged file is local and retryable, never a storage error. */
+  private async localRead<T>(f: StagedFile, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (e) {
+      throw new WalshipError("internal", `cannot read staged file ${f.path}: ${(e as Error).message}`, {
+        op: "upload",
+        context: { path: f.path, minTXID: f.minTXID, maxTXID: f.maxTXID },
+        retryable: true,
+        cause: e,
+      });
+    }
   }
 
   private recordFailure(e: unknown): void {
