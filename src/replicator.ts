@@ -3,24 +3,16 @@
  * files -> replica, in order) and snapshots, with sync() to wait for durability and close() to drain
  * within a deadline.
  */
-import { type FSWatcher, mkdirSync, watch } from "node:fs";
 import { Maintainer } from "./compaction/maintainer.js";
+import { withCaptureSlot } from "./db/capture-slots.js";
 import { checkpointDue } from "./db/checkpoint-policy.js";
 import { Db, type SyncResult } from "./db/db.js";
-import { acquireMetaLock } from "./db/meta-lock.js";
-import { copyFirstFile, encodeSnapshotFile, uploadSnapshot } from "./db/snapshot.js";
+import { acquireMetaLockIn } from "./db/meta-lock.js";
+import { copyFirstFile, encodeSnapshotFile, snapshotPageSize, uploadSnapshot } from "./db/snapshot.js";
 import { writeStatusFile } from "./db/status-file.js";
 import { WalshipError } from "./errors.js";
-import {
-  type Lease,
-  LeaseGuardedClient,
-  LeaseKeeper,
-  type LeaseOptions,
-  leaseSupported,
-  openLease,
-} from "./lease/index.js";
-import { decodeHeader, HEADER_SIZE } from "./ltx/header.js";
-import { type LtxFileInfo, type ReplicaClient, SNAPSHOT_LEVEL } from "./replica/client.js";
+import { type Lease, type LeaseKeeper, type LeaseOptions, startLease } from "./lease/index.js";
+import { type ReplicaClient, SNAPSHOT_LEVEL } from "./replica/client.js";
 import {
   type ReplicaEvent,
   type ReplicatorOptions,
@@ -29,28 +21,14 @@ import {
   resolveReplicatorOptions,
 } from "./replicator-options.js";
 import type { SqliteDriver } from "./sqlite/handle.js";
+import { TickScheduler } from "./tick-scheduler.js";
 import { Uploader } from "./upload/uploader.js";
 import { PeriodicValidator } from "./verify/periodic.js";
 
 export type { ReplicaEvent, ReplicatorOptions, ReplicatorStatus } from "./replicator-options.js";
 
-/** The page size in a snapshot's header (one ranged read of 100 bytes). */
-async function snapshotPageSize(
-  client: ReplicaClient,
-  f: LtxFileInfo,
-  signal?: AbortSignal,
-): Promise<number> {
-  const head = await client.open(f.level, f.minTXID, f.maxTXID, { offset: 0, length: HEADER_SIZE, signal });
-  return decodeHeader(head).pageSize;
-}
-
-function acquireMetaLockFor(metaDir: string, db: string): () => void {
-  mkdirSync(metaDir, { recursive: true });
-  return acquireMetaLock(metaDir, db);
-}
-
-/** Writes arrive in bursts; wait this long (ms) after a -wal change so one capture takes the whole burst. */
-const WAL_CHANGE_DEBOUNCE_MS = 20;
+/** close() drains for this long (ms) by default: Cloud Run and most supervisors give 10 s after SIGTERM. */
+export const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
 
 export class Replicator {
   readonly dbPath: string;
@@ -64,8 +42,6 @@ export class Replicator {
   private uploader!: Uploader;
   private lock: Promise<unknown> = Promise.resolve();
   private stopped = false;
-  private timer: NodeJS.Timeout | null = null;
-  private watcher: FSWatcher | null = null;
   private uploadWake: (() => void) | null = null;
   private uploadLoopDone: Promise<void> = Promise.resolve();
   private lastSyncAt: number | null = null;
@@ -89,7 +65,12 @@ export class Replicator {
     this.writer = opts.replica;
     this.maintenance = opts.maintenance;
     this.driver = opts.driver;
+    this.ticks = new TickScheduler(`${opts.db}-wal`, this.o.syncIntervalMs, this.o.clock, () =>
+      this.tickOnce(),
+    );
   }
+
+  private readonly ticks: TickScheduler;
 
   private readonly driver: SqliteDriver | undefined;
 
@@ -107,7 +88,7 @@ export class Replicator {
       driver: this.driver,
     });
     try {
-      this.unlock = acquireMetaLockFor(this.o.metaDir, this.dbPath);
+      this.unlock = acquireMetaLockIn(this.o.metaDir, this.dbPath);
       if (this.leaseOpt !== false) await this.takeLease(signal);
       this.uploader = new Uploader(
         this.writer,
@@ -157,118 +138,34 @@ export class Replicator {
       throw e;
     }
     this.uploadLoopDone = this.uploadLoop();
-    this.schedule();
-    this.watchWal();
+    this.ticks.start();
   }
 
   /** Before the first write: a second writer on the same replica path fails here, naming the holder. */
   private async takeLease(signal?: AbortSignal): Promise<void> {
-    if (!leaseSupported(this.client)) {
-      this.emit({
-        type: "warning",
-        db: this.dbPath,
-        message: `no single-writer lease on ${this.client.type} replicas`,
-      });
-      return;
-    }
-    const opts = typeof this.leaseOpt === "object" ? this.leaseOpt : {};
-    // The lease compares wall clocks across processes: the real one, not the Replicator's (tests inject a
-    // virtual clock for timestamps and schedules), unless the lease options bring their own.
-    const { lease, conditionalWrites } = await openLease(this.client, { ...opts, signal });
-    if (!conditionalWrites.enforced) {
-      this.emit({
-        type: "warning",
-        db: this.dbPath,
-        message: `${this.client.location} ignores conditional writes (If-None-Match/If-Match): the single-writer lease cannot stop two walship processes that start at the same moment from corrupting this replica`,
-      });
-    }
-    await lease.acquire(signal);
-    this.keeper = new LeaseKeeper(lease, (e) => this.leaseLost(e), opts.clock);
-    this.keeper.start();
-    this.writer = new LeaseGuardedClient(this.client, this.keeper);
+    const held = await startLease(this.client, this.leaseOpt, {
+      signal,
+      warn: (message) => this.emit({ type: "warning", db: this.dbPath, message }),
+      onLost: (e) => this.leaseLost(e),
+    });
+    if (!held) return;
+    this.keeper = held.keeper;
+    this.writer = held.writer;
   }
 
   /** Another writer owns the replica now: stop uploading at once; capture into staging is harmless. */
   private leaseLost(e: WalshipError): void {
     this.emit({ type: "error", db: this.dbPath, error: e, fatal: true });
     this.abort.abort();
-    this.uploadWake?.();
+    this.wakeUploader();
   }
 
   get lease(): Lease | null {
     return this.keeper?.lease ?? null;
   }
 
-  /** Watches the -wal file for changes; until it exists, each tick tries again (the timer drives capture). */
-  private watchWal(): void {
-    if (this.watcher || this.stopped) return;
-    try {
-      this.watcher = watch(`${this.dbPath}-wal`, { persistent: false }, () => this.kick());
-      this.watcher.on("error", () => {
-        this.watcher?.close();
-        this.watcher = null;
-      });
-    } catch {
-      this.watcher = null;
-    }
-  }
-
-  /**
-   * Captures run at most once per sync interval, so a busy database costs at most one PUT per interval.
-   * A -wal change triggers the capture as soon as that allows (sparse writes ship almost at once); the
-   * timer is the fallback that also drives checkpoints and snapshots when nothing changes.
-   */
-  private schedule(delayMs = this.o.syncIntervalMs): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.tick().finally(() => {
-        if (!this.timer) this.schedule();
-      });
-    }, delayMs);
-    this.timer.unref?.();
-  }
-
-  private lastTickAt = 0;
-  private kickPending = false;
-
-  private kick(): void {
-    if (this.kickPending || this.stopped) return;
-    this.kickPending = true;
-    const due = Math.max(
-      WAL_CHANGE_DEBOUNCE_MS,
-      this.lastTickAt + this.o.syncIntervalMs - this.o.clock.now(),
-    );
-    setTimeout(() => {
-      this.kickPending = false;
-      this.schedule(0);
-    }, due).unref?.();
-  }
-
-  private ticking: Promise<void> | null = null;
-  private tickAgain = false;
-
-  /** Ticks never overlap: a -wal change during a tick asks for one more right after it. */
-  private tick(): Promise<void> {
-    if (this.ticking) {
-      this.tickAgain = true;
-      return this.ticking;
-    }
-    this.ticking = this.tickOnce().finally(() => {
-      this.ticking = null;
-      if (this.tickAgain && !this.stopped) {
-        this.tickAgain = false;
-        void this.tick();
-      }
-    });
-    return this.ticking;
-  }
-
   private async tickOnce(): Promise<void> {
     if (this.stopped) return;
-    this.watchWal();
-    this.lastTickAt = this.o.clock.now();
     try {
       await this.captureNow();
       await this.maybeCheckpoint();
@@ -299,13 +196,13 @@ export class Replicator {
   /** Capture whatever is committed now; returns the staged file, if any. */
   captureNow(): Promise<SyncResult | null> {
     return this.serial(async () => {
-      const r = await this.db.sync();
+      const r = await withCaptureSlot(() => this.db.sync());
       this.lastSyncAt = this.o.clock.now();
       if (r) {
         this.syncedSinceCheckpoint = true;
         this.oldestUnuploadedAt ??= this.o.clock.now();
         this.emit({ type: "synced", db: this.dbPath, txid: r.txid, pages: r.pages, full: r.full });
-        this.uploadWake?.();
+        this.wakeUploader();
       }
       await this.writeStatus();
       return r;
@@ -386,22 +283,39 @@ export class Replicator {
     return { txid: snap.txid, bytes: snap.size };
   }
 
+  /**
+   * Wakes the upload loop. A wake that arrives while the loop is busy (not waiting) is remembered, or a
+   * capture that lands during an upload would wait out the idle sleep (10 sync intervals), and close()
+   * would wait on it for as long.
+   */
+  private wakeUploader(): void {
+    this.wakeRequested = true;
+    this.uploadWake?.();
+  }
+
+  private wakeRequested = false;
+
   private async uploadLoop(): Promise<void> {
-    while (!this.stopped && !this.keeper?.lostError) {
+    const signal = this.abort.signal;
+    while (!this.stopped && !signal.aborted && !this.keeper?.lostError) {
+      this.wakeRequested = false;
       try {
-        await this.uploader.uploadPending(this.abort.signal);
+        await this.uploader.uploadPending(signal);
         if (this.uploader.replicaTXID >= this.db.txid) this.oldestUnuploadedAt = null;
         await this.writeStatus();
       } catch (e) {
         this.reportError(e, true);
         return;
       }
+      if (this.wakeRequested || this.stopped || signal.aborted) continue;
       const wait =
         this.uploader.replicaTXID >= this.db.txid ? this.o.syncIntervalMs * 10 : this.uploader.delayMs();
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.max(wait, 0));
+        signal.addEventListener("abort", done, { once: true });
         function done(): void {
           clearTimeout(t);
+          signal.removeEventListener("abort", done);
           resolve();
         }
         this.uploadWake = done;
@@ -480,13 +394,12 @@ export class Replicator {
   async close(opts: { deadlineMs?: number } = {}): Promise<boolean> {
     if (this.stopped) return true;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.watcher?.close();
-    const deadline = this.o.clock.now() + (opts.deadlineMs ?? 10_000);
+    this.ticks.stop();
+    const deadline = this.o.clock.now() + (opts.deadlineMs ?? DEFAULT_CLOSE_DEADLINE_MS);
     let ok = false;
     try {
       await this.captureNow().catch((e) => this.reportError(e));
-      this.uploadWake?.();
+      this.wakeUploader();
       this.abort.abort();
       await this.uploadLoopDone;
       // An aborted snapshot upload cleans up after itself (no .tmp left in the replica or meta dir).

@@ -3,7 +3,7 @@
  * processes on one database would hand out the same TXIDs. A lock whose pid is no longer alive (walship
  * was killed) is taken over.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fsError, WalshipError } from "../errors.js";
 
@@ -40,4 +40,10 @@ export function acquireMetaLock(metaDir: string, db: string): () => void {
     }
   }
   throw new WalshipError("db_locked", `could not lock ${path}`, { context: { db, path } });
+}
+
+/** acquireMetaLock, creating the meta directory first. */
+export function acquireMetaLockIn(metaDir: string, db: string): () => void {
+  mkdirSync(metaDir, { recursive: true });
+  return acquireMetaLock(metaDir, db);
 }

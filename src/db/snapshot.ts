@@ -8,8 +8,8 @@ import { copyFile, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fsError } from "../errors.js";
 import { LtxEncoder } from "../ltx/encoder.js";
-import { HEADER_FLAG_NO_CHECKSUM } from "../ltx/header.js";
-import { type ReplicaClient, SNAPSHOT_LEVEL } from "../replica/client.js";
+import { decodeHeader, HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE } from "../ltx/header.js";
+import { type LtxFileInfo, type ReplicaClient, SNAPSHOT_LEVEL } from "../replica/client.js";
 import { coalesce } from "./coalesce.js";
 import type { PageSource } from "./image.js";
 import { readStagedHeader } from "./pages.js";
@@ -96,4 +96,14 @@ export async function copyFirstFile(staged: string, metaDir: string): Promise<En
     return null;
   }
   return { path, txid: 1n, size: (await stat(path)).size, timestamp: Number(hdr.timestamp) };
+}
+
+/** The page size in a snapshot's header (one ranged read of 100 bytes). */
+export async function snapshotPageSize(
+  client: ReplicaClient,
+  f: LtxFileInfo,
+  signal?: AbortSignal,
+): Promise<number> {
+  const head = await client.open(f.level, f.minTXID, f.maxTXID, { offset: 0, length: HEADER_SIZE, signal });
+  return decodeHeader(head).pageSize;
 }

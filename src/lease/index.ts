@@ -11,14 +11,15 @@ import type { ReplicaClient } from "../replica/client.js";
 import { FileReplicaClient } from "../replica/file.js";
 import { S3ReplicaClient } from "../replica/s3/client.js";
 import { FileLeaseStore } from "./file-lease.js";
+import { LeaseGuardedClient } from "./guarded-client.js";
+import { LeaseKeeper } from "./keeper.js";
 import { type Lease, type LeaseOptions, StoreLease } from "./lease.js";
 import { type ConditionalWriteSupport, probeConditionalWrites, S3LeaseStore } from "./s3-lease.js";
 
-export { LeaseGuardedClient } from "./guarded-client.js";
-export { LeaseKeeper } from "./keeper.js";
 export { DEFAULT_LEASE_TTL_MS, type Lease, type LeaseOptions, renewIntervalMs } from "./lease.js";
 export type { LeaseRecord } from "./record.js";
 export type { ConditionalWriteSupport } from "./s3-lease.js";
+export { LeaseGuardedClient, LeaseKeeper };
 
 /** Wrappers (fault injection, the lease guard) expose the client they wrap as `inner`. */
 export function baseClient(client: ReplicaClient): ReplicaClient {
@@ -64,4 +65,39 @@ export async function openLease(
       ? await probeConditionalWrites(base, opts.signal)
       : { ifNoneMatch: true, ifMatch: true, enforced: true };
   return { lease, conditionalWrites };
+}
+
+export interface StartedLease {
+  keeper: LeaseKeeper;
+  /** The client every replica write goes through: refused once the lease is lost or about to expire. */
+  writer: ReplicaClient;
+}
+
+/**
+ * Takes the lease before replication's first write and keeps it renewed; null when the backend has no
+ * lease support or `opt` is false. Warnings name what the lease cannot protect against on this store.
+ */
+export async function startLease(
+  client: ReplicaClient,
+  opt: boolean | LeaseOptions,
+  o: { signal?: AbortSignal; warn: (message: string) => void; onLost: (e: WalshipError) => void },
+): Promise<StartedLease | null> {
+  if (opt === false) return null;
+  if (!leaseSupported(client)) {
+    o.warn(`no single-writer lease on ${client.type} replicas`);
+    return null;
+  }
+  const opts = typeof opt === "object" ? opt : {};
+  // The lease compares wall clocks across processes: the real one, not the Replicator's (tests inject a
+  // virtual clock for timestamps and schedules), unless the lease options bring their own.
+  const { lease, conditionalWrites } = await openLease(client, { ...opts, signal: o.signal });
+  if (!conditionalWrites.enforced) {
+    o.warn(
+      `${client.location} ignores conditional writes (If-None-Match/If-Match): the single-writer lease cannot stop two walship processes that start at the same moment from corrupting this replica`,
+    );
+  }
+  await lease.acquire(o.signal);
+  const keeper = new LeaseKeeper(lease, o.onLost, opts.clock);
+  keeper.start();
+  return { keeper, writer: new LeaseGuardedClient(client, keeper) };
 }
