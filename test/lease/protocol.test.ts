@@ -88,7 +88,7 @@ describe("lease protocol", () => {
     assert.match(store.cur!.text, /b:2/);
   });
 
-  it("storage errors during renewal are not a loss until the lease runs out", async () => {
+  it("storage errors during renewal hold writes back; the lease is lost only when another writer took it", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
     const lease = new StoreLease(store, { owner: "a:1", clock, ttlMs: 30_000 });
@@ -106,8 +106,22 @@ describe("lease protocol", () => {
     clock.t += 10_000;
     store.failNext = outage();
     await keeper.renewNow();
-    assert.equal(lost.length, 1, "past validUntil without a renewal: lost");
+    assert.equal(lost.length, 0, "past validUntil, but nobody took the record: not lost");
+    assert.throws(
+      () => keeper.guard("write"),
+      (e) => isWalshipError(e, "replica_conflict") && e.retryable,
+      "writes are held back while expired",
+    );
+    // Another writer takes the expired lease: our conditional renewal now fails, and that is a loss.
+    const other = new StoreLease(store, { owner: "b:2", clock, ttlMs: 30_000 });
+    await other.acquire();
+    await keeper.renewNow();
+    assert.equal(lost.length, 1, "someone else holds the record: lost");
     assert.ok(isWalshipError(lost[0], "replica_conflict"));
+    assert.throws(
+      () => keeper.guard("write"),
+      (e) => isWalshipError(e, "replica_conflict") && !e.retryable,
+    );
   });
 
   it("acquire honours its AbortSignal while waiting for expiry", async () => {
