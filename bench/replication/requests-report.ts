@@ -120,7 +120,7 @@ export function budgetTable(r: RequestBudgetResult): string[] {
       const v = d.perHourAfterWarmupByClass[c];
       if (Object.values(v).some((x) => x !== 0))
         lines.push(
-          `| ${d.tool} | ${d.role} | of which ${c === "lease" ? "the lease (lock.json)" : "other objects"} | ${counts(v)} |`,
+          `| ${d.tool} | ${d.role} | of which ${c === "lease" ? "the lease (lock.json)" : "no LTX or lease key in the URL (batch deletes, start-up probe)"} | ${counts(v)} |`,
         );
     }
   }
