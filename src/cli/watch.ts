@@ -115,8 +115,9 @@ function maintenanceLine(db: string, ev: MaintenanceEvent): [LogLevel, string, R
 
 /** Event fields as log fields (bigints are formatted by the logger; nested objects as JSON). */
 function plain(ev: object): Record<string, unknown> {
-  const { type: _type, ...rest } = ev as Record<string, unknown>;
-  return rest;
+  const { type: _type, level, ...rest } = ev as Record<string, unknown>;
+  // An event's replica `level` must not overwrite the log line's own level field.
+  return level === undefined ? rest : { ...rest, ltxLevel: level };
 }
 
 /** --restore-if-db-not-exists: restore listed databases that are missing, before replicating them. */
