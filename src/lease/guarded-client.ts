@@ -1,5 +1,5 @@
 /**
- * A ReplicaClient whose writes and deletes pass the lease fence first (LeaseKeeper.guard). Reads are not
+ * A ReplicaClient whose writes and deletes pass the lease fence first (LeaseKeeper.ready). Reads are not
  * fenced: they cannot corrupt a replica. The Replicator wraps its client in one, so every upload path
  * (L0 files, snapshots, compaction, retention) is covered without each knowing about the lease.
  */
@@ -47,12 +47,12 @@ export class LeaseGuardedClient implements ReplicaClient {
     data: WriteBody,
     opts: WriteOptions,
   ): Promise<void> {
-    this.keeper.guard("replica.write");
+    await this.keeper.ready("replica.write");
     await this.inner.write(level, minTXID, maxTXID, data, opts);
   }
 
   async delete(files: FileRef[], opts?: CallOptions): Promise<void> {
-    this.keeper.guard("replica.delete");
+    await this.keeper.ready("replica.delete");
     await this.inner.delete(files, opts);
   }
 

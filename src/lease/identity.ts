@@ -77,3 +77,17 @@ export function holderIsDeadHere(tag: string | undefined): boolean {
   const now = processStartTicks(pid);
   return now === undefined || now !== start;
 }
+
+/**
+ * True when the tag names another process that is running now on this machine (same boot and pid
+ * namespace). This process itself does not count: its own instances are told apart by instance id.
+ */
+export function holderIsAliveHere(tag: string | undefined): boolean {
+  if (!tag) return false;
+  const [boot, ns, pidText, start] = tag.split("|");
+  if (!boot || !ns || !pidText || !start) return false;
+  if (boot !== bootId() || ns !== pidNamespace()) return false;
+  const pid = Number(pidText);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  return processStartTicks(pid) === start;
+}

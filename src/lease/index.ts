@@ -13,10 +13,16 @@ import { S3ReplicaClient } from "../replica/s3/client.js";
 import { FileLeaseStore } from "./file-lease.js";
 import { LeaseGuardedClient } from "./guarded-client.js";
 import { LeaseKeeper } from "./keeper.js";
-import { type Lease, type LeaseOptions, StoreLease } from "./lease.js";
+import { IDLE_LAPSE_AFTER_MS, type Lease, type LeaseOptions, StoreLease } from "./lease.js";
 import { type ConditionalWriteSupport, probeConditionalWrites, S3LeaseStore } from "./s3-lease.js";
 
-export { DEFAULT_LEASE_TTL_MS, type Lease, type LeaseOptions, renewIntervalMs } from "./lease.js";
+export {
+  DEFAULT_LEASE_TTL_MS,
+  IDLE_LAPSE_AFTER_MS,
+  type Lease,
+  type LeaseOptions,
+  renewIntervalMs,
+} from "./lease.js";
 export type { LeaseRecord } from "./record.js";
 export type { ConditionalWriteSupport } from "./s3-lease.js";
 export { LeaseGuardedClient, LeaseKeeper };
@@ -97,7 +103,7 @@ export async function startLease(
     );
   }
   await lease.acquire(o.signal);
-  const keeper = new LeaseKeeper(lease, o.onLost, opts.clock);
+  const keeper = new LeaseKeeper(lease, o.onLost, opts.clock, opts.idleLapseMs ?? IDLE_LAPSE_AFTER_MS);
   keeper.start();
   return { keeper, writer: new LeaseGuardedClient(client, keeper) };
 }

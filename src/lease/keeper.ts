@@ -22,12 +22,17 @@ export class LeaseKeeper {
   private renewing: Promise<void> | null = null;
   private readonly clock: Clock;
 
+  private lastWriteAt: number;
+
+  /** `idleLapseMs` > 0: renewals pause after that long without a write (see LeaseOptions.idleLapseMs). */
   constructor(
     readonly lease: Lease,
     private readonly onLost: (e: WalshipError) => void,
     clock: Clock = systemClock,
+    private readonly idleLapseMs = 0,
   ) {
     this.clock = clock;
+    this.lastWriteAt = clock.now();
   }
 
   get lostError(): WalshipError | null {
@@ -36,7 +41,10 @@ export class LeaseKeeper {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.renewNow(), renewIntervalMs(this.lease.ttlMs));
+    this.timer = setInterval(() => {
+      if (this.idleLapseMs > 0 && this.clock.now() - this.lastWriteAt > this.idleLapseMs) return;
+      void this.renewNow();
+    }, renewIntervalMs(this.lease.ttlMs));
     this.timer.unref?.();
   }
 
@@ -53,6 +61,19 @@ export class LeaseKeeper {
         this.renewing = null;
       });
     return this.renewing;
+  }
+
+  /**
+   * Before a write: renews first when the lease is close to its end (after an idle lapse, or renewals
+   * that failed), then applies guard(). A lapsed lease that another writer took meanwhile is lost here.
+   */
+  async ready(op: string): Promise<void> {
+    this.lastWriteAt = this.clock.now();
+    if (this.lost) throw this.lost;
+    if (this.clock.now() >= this.lease.validUntil - this.lease.ttlMs * LEASE_WRITE_MARGIN_FRACTION) {
+      await this.renewNow();
+    }
+    this.guard(op);
   }
 
   /** Throws when writing now could interleave with another writer. */

@@ -14,7 +14,7 @@
  */
 import { type Clock, systemClock } from "../clock.js";
 import { throwIfAborted, WalshipError } from "../errors.js";
-import { holderIsDeadHere, type Identity, newIdentity } from "./identity.js";
+import { holderIsAliveHere, holderIsDeadHere, type Identity, newIdentity } from "./identity.js";
 import {
   encodeRecord,
   expiresAtMs,
@@ -77,7 +77,21 @@ export interface LeaseOptions {
    * while the old one may still be shutting down). Default false: a second writer fails at once.
    */
   waitForExpiry?: boolean;
+  /**
+   * Stop renewing after this long (ms) without a replica write, and renew again just before the next one
+   * (default IDLE_LAPSE_AFTER_MS; 0 renews for as long as replication runs). An idle database then costs
+   * no PUT. While the lease is lapsed, a writer on another machine may take it over; this one then stops
+   * with replica_conflict at its next write. A writer on the same machine is still refused (its holder is
+   * seen alive).
+   */
+  idleLapseMs?: number;
 }
+
+/**
+ * Renewals stop after a minute without a replica write: 6 PUTs for the lease after the last upload, then
+ * none (a renewal every 10 s would cost 360 PUTs an hour for every idle database).
+ */
+export const IDLE_LAPSE_AFTER_MS = 60_000;
 
 export class StoreLease implements Lease {
   readonly ttlMs: number;
@@ -148,7 +162,10 @@ export class StoreLease implements Lease {
       }
       const r = parseRecord(cur.text);
       if (r === null) throw unreadableLease(this.location, cur.text);
-      const free = this.ours(r) || expiresAtMs(r) <= now || holderIsDeadHere(r.process);
+      // An expired record of a holder still running on this machine (an idle walship whose lease lapsed)
+      // is not free: two writers on one box are refused whether or not the first is busy.
+      const expired = expiresAtMs(r) <= now && !holderIsAliveHere(r.process);
+      const free = this.ours(r) || expired || holderIsDeadHere(r.process);
       if (!free) {
         if (!this.wait) throw heldByOther(this.location, r, this.ttlMs);
         await this.clock.sleep(Math.max(1, expiresAtMs(r) - now + 1), signal);

@@ -221,6 +221,47 @@ function leaseSuite(b: LeaseBackend): void {
     await keeper.stop();
   });
 
+  it(`${b.name}: an idle writer stops renewing; its next write renews first, or finds it was taken`, async () => {
+    const { client, store } = b.fresh();
+    const ttl = 600;
+    const a = createLease(client, { owner: "idle:1", ttlMs: ttl });
+    await a.acquire();
+    const lost: WalshipError[] = [];
+    const keeper = new LeaseKeeper(a, (e) => lost.push(e), undefined, 300);
+    keeper.start();
+    const guarded = new LeaseGuardedClient(client, keeper);
+    await guarded.write(0, 1n, 1n, new Uint8Array([1]), { timestamp: 1 });
+    // Each renewal rewrites the record with a new expiry.
+    const record = async () => (await store.read())?.text;
+    const before = await record();
+    await new Promise((r) => setTimeout(r, 700)); // renewals (every 200 ms) stop 300 ms after the write
+    const settled = await record();
+    assert.notEqual(settled, before, "renewals ran while the writer was active");
+    const puts = client.requests.PUT;
+    await new Promise((r) => setTimeout(r, 900)); // idle: the lease lapses, no request at all
+    assert.equal(await record(), settled, "no renewal while idle");
+    assert.equal(client.requests.PUT, puts);
+    // The next write renews first (nobody took the record), then goes through.
+    await guarded.write(0, 2n, 2n, new Uint8Array([2]), { timestamp: 2 });
+    assert.equal(lost.length, 0);
+    assert.deepEqual(
+      (await client.list(0)).map((f) => f.maxTXID),
+      [1n, 2n],
+    );
+    // Idle again, and meanwhile another writer takes the lapsed lease: the next write learns it lost.
+    await new Promise((r) => setTimeout(r, 300 + ttl + 300));
+    const thief = createLease(client, { owner: "thief:2", ttlMs: 30_000 });
+    await thief.acquire();
+    await assert.rejects(
+      guarded.write(0, 3n, 3n, new Uint8Array([3]), { timestamp: 3 }),
+      (e) => conflict(e) && !e.retryable && /thief:2/.test(e.message),
+    );
+    assert.equal(lost.length, 1);
+    assert.equal((await client.list(0)).length, 2, "the refused write did not reach the replica");
+    await keeper.stop();
+    await thief.release();
+  });
+
   it(`${b.name}: an object that is not a lease record is reported, not overwritten`, async () => {
     const { client, store } = b.fresh();
     assert.ok(await store.create("not json at all"));
