@@ -92,7 +92,7 @@ export async function runConfig(
     description: cfg.description,
     config: { ...rest, file: file.replace(/^.*?(bench\/configs\/)/, "$1") },
     settings: {
-      walship: `watch --sync-interval ${formatMs(cfg.syncIntervalMs)} --snapshot-interval 24h (no compaction in watch)`,
+      walship: `watch --config walship.toml --sync-interval ${formatMs(cfg.syncIntervalMs)} --snapshot-interval 24h, [compaction] levels ["24h"] (compaction effectively off, as for Litestream)`,
       litestream: `monitor-interval ${formatMs(cfg.syncIntervalMs)}, sync-interval ${formatMs(cfg.syncIntervalMs)}, snapshot interval 24h, levels [24h] (compaction effectively off)`,
       writer:
         "journal_mode=WAL, synchronous=NORMAL, wal_autocheckpoint default (1000), 1 KiB randomblob rows",
