@@ -227,23 +227,26 @@ export class Replicator {
 
   /** Runs a checkpoint now (the emergency TRUNCATE tries PASSIVE first, as that may be enough). */
   checkpoint(mode: "PASSIVE" | "TRUNCATE"): Promise<void> {
-    return this.serial(async () => {
-      const t0 = this.o.clock.now();
-      let r = await this.db.checkpoint("PASSIVE");
-      if (mode === "TRUNCATE") {
-        await this.db.sync();
-        if (this.db.walPages() >= this.o.truncatePages) r = await this.db.checkpoint("TRUNCATE");
-      }
-      this.lastCheckpointAt = this.o.clock.now();
-      this.syncedSinceCheckpoint = false;
-      this.emit({
-        type: "checkpointed",
-        db: this.dbPath,
-        mode,
-        durationMs: this.o.clock.now() - t0,
-        busy: r.busy,
-      });
-    });
+    // In a capture slot too: with the 1 min interval, databases that started together checkpoint together.
+    return this.serial(() =>
+      withCaptureSlot(async () => {
+        const t0 = this.o.clock.now();
+        let r = await this.db.checkpoint("PASSIVE");
+        if (mode === "TRUNCATE") {
+          await this.db.sync();
+          if (this.db.walPages() >= this.o.truncatePages) r = await this.db.checkpoint("TRUNCATE");
+        }
+        this.lastCheckpointAt = this.o.clock.now();
+        this.syncedSinceCheckpoint = false;
+        this.emit({
+          type: "checkpointed",
+          db: this.dbPath,
+          mode,
+          durationMs: this.o.clock.now() - t0,
+          busy: r.busy,
+        });
+      }),
+    );
   }
 
   private snapshotInFlight: Promise<{ txid: bigint; bytes: number }> | null = null;
@@ -259,17 +262,19 @@ export class Replicator {
   }
 
   private async snapshotOnce(signal?: AbortSignal): Promise<{ txid: bigint; bytes: number }> {
-    const snap = await this.serial(async () => {
-      await this.db.sync();
-      // The chain's first file already is the whole database at TXID 1, byte for byte what a snapshot
-      // 1-1 would be: ship a copy instead of encoding the database a second time.
-      if (this.db.txid === 1n) {
-        const first = await copyFirstFile(this.db.staging.pathFor(1n, 1n), this.o.metaDir);
-        if (first) return first;
-      }
-      const src = await this.db.imageSource();
-      return encodeSnapshotFile(src, this.o.metaDir, this.o.clock.now());
-    });
+    const snap = await this.serial(() =>
+      withCaptureSlot(async () => {
+        await this.db.sync();
+        // The chain's first file already is the whole database at TXID 1, byte for byte what a snapshot
+        // 1-1 would be: ship a copy instead of encoding the database a second time.
+        if (this.db.txid === 1n) {
+          const first = await copyFirstFile(this.db.staging.pathFor(1n, 1n), this.o.metaDir);
+          if (first) return first;
+        }
+        const src = await this.db.imageSource();
+        return encodeSnapshotFile(src, this.o.metaDir, this.o.clock.now());
+      }),
+    );
     await uploadSnapshot(this.writer, snap, signal);
     this.maint?.noteUploaded({
       level: SNAPSHOT_LEVEL,

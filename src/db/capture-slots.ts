@@ -15,7 +15,10 @@ export const MAX_CONCURRENT_CAPTURES = 16;
 
 const captureSlots = new Limiter(MAX_CONCURRENT_CAPTURES);
 
-/** Runs one capture once a slot is free, in arrival order. */
+/**
+ * Runs one capture once a slot is free, in arrival order. Checkpoints (which capture first) and snapshot
+ * encodes take a slot too: databases started together reach their checkpoint interval together.
+ */
 export function withCaptureSlot<T>(capture: () => Promise<T>): Promise<T> {
   return captureSlots.run(capture, { op: "capture" });
 }
