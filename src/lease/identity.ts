@@ -63,19 +63,26 @@ export function newIdentity(owner?: string): Identity {
   };
 }
 
+/** The pid and start time a tag names, when it was written on this machine in this pid namespace. */
+function localHolder(tag: string | undefined): { pid: number; start: string } | null {
+  if (!tag) return null;
+  const [boot, ns, pidText, start] = tag.split("|");
+  if (!boot || !ns || !pidText || !start) return null;
+  if (boot !== bootId() || ns !== pidNamespace()) return null;
+  const pid = Number(pidText);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  return { pid, start };
+}
+
 /**
  * True only when the holder provably ran on this machine, in this pid namespace, and that process is gone
  * (its pid is free or now belongs to a process that started at another time).
  */
 export function holderIsDeadHere(tag: string | undefined): boolean {
-  if (!tag) return false;
-  const [boot, ns, pidText, start] = tag.split("|");
-  if (!boot || !ns || !pidText || !start) return false;
-  if (boot !== bootId() || ns !== pidNamespace()) return false;
-  const pid = Number(pidText);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  const now = processStartTicks(pid);
-  return now === undefined || now !== start;
+  const h = localHolder(tag);
+  if (!h) return false;
+  const now = processStartTicks(h.pid);
+  return now === undefined || now !== h.start;
 }
 
 /**
@@ -83,11 +90,6 @@ export function holderIsDeadHere(tag: string | undefined): boolean {
  * namespace). This process itself does not count: its own instances are told apart by instance id.
  */
 export function holderIsAliveHere(tag: string | undefined): boolean {
-  if (!tag) return false;
-  const [boot, ns, pidText, start] = tag.split("|");
-  if (!boot || !ns || !pidText || !start) return false;
-  if (boot !== bootId() || ns !== pidNamespace()) return false;
-  const pid = Number(pidText);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  return processStartTicks(pid) === start;
+  const h = localHolder(tag);
+  return h !== null && h.pid !== process.pid && processStartTicks(h.pid) === h.start;
 }
