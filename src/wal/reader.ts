@@ -78,13 +78,15 @@ export interface ScanWalOptions {
   from?: WalPosition;
   /** Stop at the first commit boundary at or after this many bytes past `start` (stopReason "limit"). */
   maxBytes?: number;
-  /** Read size in bytes, rounded down to whole frames (at least one). Default 1 MiB. */
+  /** Largest read in bytes, rounded down to whole frames (at least one); reads grow to it. Default 1 MiB. */
   chunkSize?: number;
   /** File path, only used in error context. */
   path?: string;
 }
 
 const DEFAULT_CHUNK_SIZE = 1 << 20;
+/** First read of a scan (bytes): a second of a busy database's commits takes one or two reads. */
+const FIRST_CHUNK_SIZE = 64 * 1024;
 
 /** Position of a WAL that has no header yet; any real header will look like a restart against it. */
 const FRESH_POSITION: WalPosition = {
@@ -137,18 +139,20 @@ export async function scanWal(fh: FileHandle, opts: ScanWalOptions = {}): Promis
     }
   }
 
-  // Sized to what the file holds past `start` (up to the chunk size): a capture reads a second's frames,
-  // tens of KiB, and a full 1 MiB buffer per scan (one scan per database per second) meant 1 GiB/s of
-  // zeroed allocations at 1000 databases. A WAL that grows during the scan is read on in further chunks.
+  // The first chunk is small and each full one doubles the next, up to the chunk size: a capture reads a
+  // second's frames, tens of KiB, and a full 1 MiB buffer per scan (one scan per database per second)
+  // meant 1 GiB/s of zeroed allocations at 1000 databases. The file size is only an upper bound: after a
+  // WAL restart the file keeps its old length while the valid frames end far sooner.
+  const maxFrames = Math.max(1, Math.floor((opts.chunkSize ?? DEFAULT_CHUNK_SIZE) / frameSize));
   const pendingFrames = Math.ceil(Math.max(0, size - start) / frameSize);
-  const framesPerChunk = Math.max(
+  let framesPerChunk = Math.max(
     1,
-    Math.min(Math.floor((opts.chunkSize ?? DEFAULT_CHUNK_SIZE) / frameSize), pendingFrames),
+    Math.min(maxFrames, Math.floor(FIRST_CHUNK_SIZE / frameSize), pendingFrames),
   );
   // A fresh ArrayBuffer is 8-byte aligned and frames are multiples of 8 bytes, so the checksum can read
   // native words directly from every frame in the chunk.
-  const buf = new Uint8Array(framesPerChunk * frameSize);
-  const dv = new DataView(buf.buffer);
+  let buf = new Uint8Array(framesPerChunk * frameSize);
+  let dv = new DataView(buf.buffer);
   const { pageSize, salt1, salt2, bigEndianChecksums } = header;
   const maxBytes = opts.maxBytes;
 
@@ -204,6 +208,11 @@ export async function scanWal(fh: FileHandle, opts: ScanWalOptions = {}): Promis
     }
     if (frames < framesPerChunk) break; // end of file, possibly inside a partly written frame
     chunkOffset += frames * frameSize;
+    if (framesPerChunk < maxFrames) {
+      framesPerChunk = Math.min(maxFrames, framesPerChunk * 2);
+      buf = new Uint8Array(framesPerChunk * frameSize);
+      dv = new DataView(buf.buffer);
+    }
   }
 
   // Dropped only against the final size: pages above it are not part of the database any more. A page freed

@@ -96,6 +96,21 @@ describe("scanWal on live SQLite WALs", () => {
     await assert.rejects(readPage(fh, files.wal.length - 100, 4096), { code: "wal_invalid" });
   });
 
+  it("gives the same answer whatever the read sizes, across growing reads of a large WAL", async () => {
+    const { walPath, db } = createWalDb(dir.path, "large");
+    // About 3 MiB of frames: reads grow from 64 KiB to the 1 MiB default and stay there.
+    for (let i = 0; i < 10; i++) insertRows(db, 100, 3000);
+    const fh = await openWal(walPath);
+    const grown = await scanWal(fh);
+    assert.ok(grown.end > 3 * 1024 * 1024, `WAL of ${grown.end} bytes`);
+    assert.equal(grown.txCount, 11);
+    for (const chunkSize of [1, 100_000, 64 * 1024 * 1024]) {
+      const other = await scanWal(fh, { chunkSize });
+      assert.deepEqual({ ...other, header: null }, { ...grown, header: null }, `chunkSize ${chunkSize}`);
+    }
+    db.close();
+  });
+
   it("resumes from a position and reports only the new transactions", async () => {
     const { path, walPath, db } = createWalDb(dir.path, "resume");
     insertRows(db, 20, 2000);
