@@ -309,7 +309,8 @@ export class Replicator {
         if (this.uploader.replicaTXID >= this.db.txid) this.oldestUnuploadedAt = null;
         await this.writeStatus();
       } catch (e) {
-        this.reportError(e, true);
+        // Our own abort (close() stops the loop and drains with sync() itself) is not an upload failure.
+        if (!signal.aborted) this.reportError(e, true);
         return;
       }
       if (this.wakeRequested || this.stopped || signal.aborted) continue;

@@ -224,6 +224,12 @@ export class Store {
         },
       );
     } catch (e) {
+      // Shutdown during start-up is not a failure of this database: it waits, and close()'s final scan
+      // starts and drains it, so what was committed before the signal still reaches the replica.
+      if (signal?.aborted || this.closed) {
+        m.state = "waiting";
+        return;
+      }
       if ((spec.glob || this.opts.waitForListed) && notReadyYet(e)) {
         if (m.state !== "waiting") this.emit({ type: "waiting", db, error: e });
         m.state = "waiting";
