@@ -34,6 +34,8 @@ export const SAMPLE_MS = 2_000;
 export const RSS_SLOPE_LIMIT_MIB_PER_MIN = 4;
 export const HEAP_SLOPE_LIMIT_MIB_PER_MIN = 2;
 export const FD_SLOPE_LIMIT_PER_MIN = 0.5;
+/** Descriptors the floor must gain over the second half before a slope counts as a leak. */
+export const FD_MIN_RISE = 2;
 /** Samples per floor window (10 s at SAMPLE_MS): longer than one upload or GC cycle. */
 export const ENVELOPE_SAMPLES = 5;
 
@@ -133,19 +135,23 @@ export function floor(points: Array<[number, number]>): Array<[number, number]> 
   ]);
 }
 
-function trend(samples: Sample[], pick: (s: Sample) => number | null, limit: number): Trend {
+function trend(samples: Sample[], pick: (s: Sample) => number | null, limit: number, minRise = 0): Trend {
   const all = samples.flatMap((s): Array<[number, number]> => {
     const v = pick(s);
     return v === null ? [] : [[s.t / 60, v]];
   });
   const pts = floor(all).slice(Math.floor(all.length / 2));
   const k = slope(pts);
+  const first = pts[0]?.[1] ?? 0;
+  const last = pts[pts.length - 1]?.[1] ?? 0;
   return {
     slopePerMin: Math.round(k * 1000) / 1000,
     limitPerMin: limit,
-    first: pts[0]?.[1] ?? 0,
-    last: pts[pts.length - 1]?.[1] ?? 0,
-    ok: k <= limit,
+    first,
+    last,
+    // A trend must also show in the floor's net change: one descriptor open at a late sample tilts the
+    // fitted line of a short run past 0.5/min without anything growing.
+    ok: k <= limit || last - first < minRise,
   };
 }
 
@@ -260,7 +266,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     report.trends = {
       rssMiB: trend(report.samples, (s) => s.rssMiB, RSS_SLOPE_LIMIT_MIB_PER_MIN),
       heapMiB: trend(report.samples, (s) => s.heapMiB, HEAP_SLOPE_LIMIT_MIB_PER_MIN),
-      fds: trend(report.samples, (s) => s.fds, FD_SLOPE_LIMIT_PER_MIN),
+      fds: trend(report.samples, (s) => s.fds, FD_SLOPE_LIMIT_PER_MIN, FD_MIN_RISE),
     };
     for (const [k, t] of Object.entries(report.trends)) {
       if (!t.ok)
