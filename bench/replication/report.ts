@@ -475,10 +475,15 @@ export function writeReport(dir: string): string[] {
       ),
     ),
   ];
-  const builds = results.map(
-    (c) =>
-      `| ${c.name} | ${c.machine.date.slice(0, 16).replace("T", " ")} | ${c.machine.versions.walship.replace(/^walship /, "")} | ${c.machine.gitRevision}${c.machine.gitDirty ? "+dirty" : ""} | ${c.machine.walshipDist ?? "live dist/"} | ${c.machine.loadAverageAtStart.join(" ")} → ${c.loadAverageAtEnd.join(" ")} | ${c.elapsedS} s |`,
-  );
+  const builds = results.map((c) => {
+    const version = c.machine.versions.walship.replace(/^walship /, "");
+    // A cell re-run with --merge keeps its first run's machine facts: walship's own run says what it ran on.
+    const w = c.runs.find((r) => r.tool === "walship");
+    if (w?.ranAt && Date.parse(w.ranAt.date) > Date.parse(c.machine.date) + c.elapsedS * 1000) {
+      return `| ${c.name} | ${w.ranAt.date.slice(0, 16).replace("T", " ")} (walship re-run) | ${version} | ${w.ranAt.gitRevision} | ${w.ranAt.walshipDist} | load1 ${w.load.before} → ${w.load.after} during walship's run | |`;
+    }
+    return `| ${c.name} | ${c.machine.date.slice(0, 16).replace("T", " ")} | ${version} | ${c.machine.gitRevision}${c.machine.gitDirty ? "+dirty" : ""} | ${c.machine.walshipDist ?? "live dist/"} | ${c.machine.loadAverageAtStart.join(" ")} → ${c.loadAverageAtEnd.join(" ")} | ${c.elapsedS} s |`;
+  });
   const md = [
     "# Replication benchmark summary",
     "",
@@ -508,7 +513,7 @@ export function writeReport(dir: string): string[] {
     "",
     "## Builds and machine load per cell",
     "",
-    "The repository is shared and rebuilt by others while the benchmark runs, so each cell runs walship from a frozen copy of dist/ named by a hash of its files (older cells: the live dist/). Load averages are the machine's (2 cores) at the start and the end of each cell; above ~2 the tools competed for CPU with other work.",
+    "The repository is shared and rebuilt by others while the benchmark runs, so each cell runs walship from a frozen copy of dist/ named by a hash of its files (older cells: the live dist/). Load averages are the machine's (2 cores) at the start and the end of each cell; above ~2 the tools competed for CPU with other work. A cell whose walship run was repeated later (--merge keeps the other tools' runs) shows that run: when it ended, its build and the 1-minute load before and after it.",
     "",
     "| cell | started (UTC) | walship | git HEAD | dist hash | load 1/5/15 start → end | elapsed |",
     "|---|---|---|---|---|---|---|",
