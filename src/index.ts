@@ -160,23 +160,16 @@ export async function replicate(opts: ReplicateOptions): Promise<Replication> {
     });
   let r: Replicator;
   try {
-    r = await startWithRetry(
-      async () => {
-        const attempt = make();
-        await attempt.start(opts.signal);
-        return attempt;
+    r = await startWithRetry(make, {
+      clock: opts.clock ?? systemClock,
+      signal: opts.signal,
+      windowMs: opts.startRetryWindowMs,
+      onRetry: (error) => {
+        const e: ReplicaEvent = { type: "error", db: path, error, fatal: false };
+        opts.onEvent?.(e);
+        hub.emit(e);
       },
-      {
-        clock: opts.clock ?? systemClock,
-        signal: opts.signal,
-        windowMs: opts.startRetryWindowMs,
-        onRetry: (error) => {
-          const e: ReplicaEvent = { type: "error", db: path, error, fatal: false };
-          opts.onEvent?.(e);
-          hub.emit(e);
-        },
-      },
-    );
+    });
   } catch (e) {
     if (typeof opts.replica === "string") await c.close();
     throw e;

@@ -89,7 +89,7 @@ export class Replicator {
     });
     try {
       this.unlock = acquireMetaLockIn(this.o.metaDir, this.dbPath);
-      if (this.leaseOpt !== false) await this.takeLease(signal);
+      await this.takeLease(signal);
       this.uploader = new Uploader(
         this.writer,
         this.db.staging,
@@ -141,7 +141,10 @@ export class Replicator {
     this.ticks.start();
   }
 
-  /** Before the first write: a second writer on the same replica path fails here, naming the holder. */
+  /**
+   * Before the first write: a second writer on the same replica path fails here, naming the holder. No
+   * lease when the option is false or the backend has none (startLease returns null).
+   */
   private async takeLease(signal?: AbortSignal): Promise<void> {
     const held = await startLease(this.client, this.leaseOpt, {
       signal,

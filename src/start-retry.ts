@@ -31,13 +31,23 @@ export interface StartRetryOptions {
   random?: () => number;
 }
 
-/** Runs `attempt` until it succeeds, fails with an error retrying cannot fix, or the window is over. */
-export async function startWithRetry<T>(attempt: () => Promise<T>, o: StartRetryOptions): Promise<T> {
+/** Something started once per attempt (a Replicator): a failed start leaves nothing behind to reuse. */
+export interface Startable {
+  start(signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * Makes and starts a fresh instance until one starts, an error retrying cannot fix occurs, or the window
+ * is over; returns the started instance.
+ */
+export async function startWithRetry<T extends Startable>(make: () => T, o: StartRetryOptions): Promise<T> {
   const until = o.clock.now() + (o.windowMs ?? START_RETRY_WINDOW_MS);
   const random = o.random ?? Math.random;
   for (let n = 1; ; n++) {
     try {
-      return await attempt();
+      const started = make();
+      await started.start(o.signal);
+      return started;
     } catch (e) {
       if (!retryableAtStart(e) || o.signal?.aborted) throw e;
       const cap = Math.min(START_RETRY_MAX_DELAY_MS, START_RETRY_BASE_DELAY_MS * 2 ** (n - 1));

@@ -209,20 +209,13 @@ export class Store {
       });
     let r: Replicator;
     try {
-      r = await startWithRetry(
-        async () => {
-          const attempt = make();
-          await attempt.start(signal);
-          return attempt;
-        },
-        {
-          clock: this.clock,
-          signal,
-          windowMs: this.opts.startRetryWindowMs,
-          // Not fatal: the storage may recover within the window; the database is not replicated meanwhile.
-          onRetry: (error) => this.emit({ type: "error", db, error, fatal: false }),
-        },
-      );
+      r = await startWithRetry(make, {
+        clock: this.clock,
+        signal,
+        windowMs: this.opts.startRetryWindowMs,
+        // Not fatal: the storage may recover within the window; the database is not replicated meanwhile.
+        onRetry: (error) => this.emit({ type: "error", db, error, fatal: false }),
+      });
     } catch (e) {
       // Shutdown during start-up is not a failure of this database: it waits, and close()'s final scan
       // starts and drains it, so what was committed before the signal still reaches the replica.

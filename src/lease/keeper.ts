@@ -6,8 +6,9 @@
  * if it succeeds after an outage nobody wrote the record meanwhile (a successor must take the record before
  * it writes replica data), and writes resume: a storage outage longer than the TTL does not end replication.
  *
- * guard() is the fence for writes: it throws when the lease is lost or close to running out, so a process
- * that was paused (SIGSTOP, a long GC, a suspended VM) does not upload after a successor took over.
+ * ready() is the fence for writes: it renews first when the lease is near its end (after an idle lapse),
+ * then guard() throws when the lease is lost or close to running out, so a process that was paused
+ * (SIGSTOP, a long GC, a suspended VM) does not upload after a successor took over.
  */
 import { type Clock, systemClock } from "../clock.js";
 import { isWalshipError, WalshipError } from "../errors.js";
@@ -70,17 +71,14 @@ export class LeaseKeeper {
   async ready(op: string): Promise<void> {
     this.lastWriteAt = this.clock.now();
     if (this.lost) throw this.lost;
-    if (this.clock.now() >= this.lease.validUntil - this.lease.ttlMs * LEASE_WRITE_MARGIN_FRACTION) {
-      await this.renewNow();
-    }
+    if (this.nearEnd()) await this.renewNow();
     this.guard(op);
   }
 
   /** Throws when writing now could interleave with another writer. */
   guard(op: string): void {
     if (this.lost) throw this.lost;
-    const margin = this.lease.ttlMs * LEASE_WRITE_MARGIN_FRACTION;
-    if (this.clock.now() >= this.lease.validUntil - margin) {
+    if (this.nearEnd()) {
       const expired = this.clock.now() >= this.lease.validUntil;
       throw new WalshipError(
         "replica_conflict",
@@ -93,6 +91,11 @@ export class LeaseKeeper {
         },
       );
     }
+  }
+
+  /** Inside the write margin before validUntil, or past it. */
+  private nearEnd(): boolean {
+    return this.clock.now() >= this.lease.validUntil - this.lease.ttlMs * LEASE_WRITE_MARGIN_FRACTION;
   }
 
   private markLost(e: WalshipError): void {
